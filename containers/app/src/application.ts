@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import { inject, injectable } from 'tsyringe';
+import type { AddressInfo } from 'node:net';
+import { CONFIG, describeConfig, type AppConfig } from './config';
+import { Logging, type Logger } from './logging/logging';
+import { RabbitConnector } from './rabbit/rabbit-connector';
+import { RestListener } from './rest/rest-listener';
+import { Migrator } from './storage/migrator';
+import { StorageConnector } from './storage/storage-connector';
+
+/** The running app: start order, and the reverse on shutdown. */
+@injectable()
+export class Application {
+  private readonly log: Logger;
+
+  constructor(
+    @inject(CONFIG) private readonly config: AppConfig,
+    @inject(Logging) private readonly logging: Logging,
+    @inject(Migrator) private readonly migrator: Migrator,
+    @inject(StorageConnector) private readonly storage: StorageConnector,
+    @inject(RabbitConnector) private readonly rabbit: RabbitConnector,
+    @inject(RestListener) private readonly rest: RestListener,
+  ) {
+    this.log = logging.logger('app');
+  }
+
+  async start(): Promise<AddressInfo> {
+    this.log.info('starting MyMONIT', { config: describeConfig(this.config) });
+    if (this.config.firebase.emulatorHost) {
+      this.log.warn(
+        `FIREBASE_AUTH_EMULATOR_HOST=${this.config.firebase.emulatorHost}: tokens are checked against the Firebase Auth Emulator, NOT signature-verified. Development and tests only.`,
+      );
+    }
+    await this.migrator.migrate();
+    this.rabbit.start();
+    return this.rest.start();
+  }
+
+  async stop(): Promise<void> {
+    this.log.info('stopping MyMONIT');
+    await this.rest.stop();
+    await this.rabbit.close();
+    await this.storage.close();
+    this.log.info('stopped');
+    await this.logging.close();
+  }
+}

@@ -1,0 +1,193 @@
+import { z } from 'zod';
+
+/** Injection token of the validated configuration. */
+export const CONFIG = Symbol('AppConfig');
+
+const emptyAsUnset = (value: unknown) => (value === '' ? undefined : value);
+const text = (fallback: string) => z.preprocess(emptyAsUnset, z.string().default(fallback));
+const optionalText = z.preprocess(emptyAsUnset, z.string().optional());
+const port = (fallback: number, min = 1) =>
+  z.preprocess(emptyAsUnset, z.coerce.number().int().min(min).max(65535).default(fallback));
+const identifier = (fallback: string) =>
+  z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'letters, digits and _ . : - only')
+      .default(fallback),
+  );
+
+const environmentSchema = z
+  .object({
+    NODE_ENV: z.preprocess(
+      emptyAsUnset,
+      z.enum(['production', 'development', 'test']).default('development'),
+    ),
+    LOG_LEVEL: z.preprocess(
+      emptyAsUnset,
+      z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
+    ),
+    DB_USER: text('root'),
+    // An empty DB_PASSWORD is a real (empty) password, not "unset".
+    DB_PASSWORD: z.string().default('password'),
+    DB_HOST: text('localhost'),
+    DB_PORT: port(3306),
+    DB_DATABASE: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits and _ only, at most 64')
+        .default('my_monit'),
+    ),
+    DB_POOL_SIZE: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(200).default(10)),
+    RABBIT_URL: text('localhost'),
+    RABBIT_USER: text('guest'),
+    RABBIT_PASSWORD: z.string().default('guest'),
+    RABBIT_EXCHANGE: identifier('mymonit'),
+    RABBIT_ROUTING: identifier('measures'),
+    RABBIT_QUEUE: identifier('measures'),
+    REST_HOST: text('0.0.0.0'),
+    REST_PORT: port(5000, 0),
+    LOGSTASH_HOST: text('localhost'),
+    LOGSTASH_PORT: port(5959),
+    GOOGLE_APPLICATION_CREDENTIALS: optionalText,
+    FIREBASE_PROJECT_ID: optionalText,
+    FIREBASE_AUTH_EMULATOR_HOST: optionalText,
+  })
+  .superRefine((env, ctx) => {
+    if (!env.FIREBASE_PROJECT_ID && !env.GOOGLE_APPLICATION_CREDENTIALS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FIREBASE_PROJECT_ID'],
+        message: 'required (or GOOGLE_APPLICATION_CREDENTIALS naming a service account file)',
+      });
+    }
+    if (env.NODE_ENV === 'production' && env.FIREBASE_AUTH_EMULATOR_HOST) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FIREBASE_AUTH_EMULATOR_HOST'],
+        message: 'must not be set when NODE_ENV=production (it disables token signature checks)',
+      });
+    }
+    if (/^amqps?:\/\//.test(env.RABBIT_URL)) {
+      try {
+        new URL(env.RABBIT_URL);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['RABBIT_URL'], message: 'not a valid AMQP URL' });
+      }
+    }
+  });
+
+export interface AppConfig {
+  env: 'production' | 'development' | 'test';
+  logLevel: 'error' | 'warn' | 'info' | 'http' | 'debug';
+  db: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+    poolSize: number;
+  };
+  rabbit: {
+    /** Full AMQP URL with credentials: never log it, use `rabbitEndpoint`. */
+    url: string;
+    exchange: string;
+    routingKey: string;
+    queue: string;
+  };
+  rest: { host: string; port: number };
+  logstash: { host: string; port: number };
+  firebase: {
+    projectId?: string;
+    credentialsFile?: string;
+    emulatorHost?: string;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** RABBIT_URL is either a host (optionally host:port) or a full amqp(s):// URL. */
+function amqpUrl(hostOrUrl: string, user: string, password: string): string {
+  if (/^amqps?:\/\//.test(hostOrUrl)) {
+    const url = new URL(hostOrUrl);
+    if (!url.username) {
+      url.username = encodeURIComponent(user);
+      url.password = encodeURIComponent(password);
+    }
+    return url.toString();
+  }
+  return `amqp://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${hostOrUrl}`;
+}
+
+/**
+ * Reads the configuration from environment variables (SPEC §6) and reports every
+ * invalid value at once.
+ */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        const given = environment[name];
+        const shown = given === undefined || /PASSWORD/.test(name) ? '' : ` (got "${given}")`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  return {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    db: {
+      host: env.DB_HOST,
+      port: env.DB_PORT,
+      user: env.DB_USER,
+      password: env.DB_PASSWORD,
+      database: env.DB_DATABASE,
+      poolSize: env.DB_POOL_SIZE,
+    },
+    rabbit: {
+      url: amqpUrl(env.RABBIT_URL, env.RABBIT_USER, env.RABBIT_PASSWORD),
+      exchange: env.RABBIT_EXCHANGE,
+      routingKey: env.RABBIT_ROUTING,
+      queue: env.RABBIT_QUEUE,
+    },
+    rest: { host: env.REST_HOST, port: env.REST_PORT },
+    logstash: { host: env.LOGSTASH_HOST, port: env.LOGSTASH_PORT },
+    firebase: {
+      projectId: env.FIREBASE_PROJECT_ID,
+      credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS,
+      emulatorHost: env.FIREBASE_AUTH_EMULATOR_HOST,
+    },
+  };
+}
+
+/** The broker address without credentials, for logs and /ready. */
+export function rabbitEndpoint(config: AppConfig): string {
+  const url = new URL(config.rabbit.url);
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+}
+
+/** The effective configuration with every secret masked, for the start-up log line. */
+export function describeConfig(config: AppConfig): Record<string, unknown> {
+  return {
+    env: config.env,
+    logLevel: config.logLevel,
+    db: { ...config.db, password: '***' },
+    rabbit: { ...config.rabbit, url: rabbitEndpoint(config) },
+    rest: config.rest,
+    logstash: config.logstash,
+    firebase: {
+      projectId: config.firebase.projectId,
+      credentialsFile: config.firebase.credentialsFile ? '***' : undefined,
+      emulatorHost: config.firebase.emulatorHost,
+    },
+  };
+}

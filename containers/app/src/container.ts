@@ -1,0 +1,64 @@
+import 'reflect-metadata';
+import {
+  container as rootContainer,
+  type DependencyContainer,
+  type InjectionToken,
+} from 'tsyringe';
+import { FirebaseIdentityVerifier } from './auth/firebase-identity-verifier';
+import { IDENTITY_VERIFIER } from './auth/identity-verifier';
+import { CONFIG, type AppConfig } from './config';
+import { Logging } from './logging/logging';
+import { Metrics } from './metrics/metrics';
+import { RabbitConnector } from './rabbit/rabbit-connector';
+import { ExperimentController } from './rest/controllers/experiment.controller';
+import { MeasureController } from './rest/controllers/measure.controller';
+import { SystemController } from './rest/controllers/system.controller';
+import { UserController } from './rest/controllers/user.controller';
+import { RestListener } from './rest/rest-listener';
+import { AuthenticationService } from './services/authentication.service';
+import { ExperimentAccess } from './services/experiment-access';
+import { ExperimentService } from './services/experiment.service';
+import { MeasureService } from './services/measure.service';
+import { UserService } from './services/user.service';
+import { ExperimentRepository } from './storage/experiment.repository';
+import { MeasureRepository } from './storage/measure.repository';
+import { Migrator } from './storage/migrator';
+import { StorageConnector } from './storage/storage-connector';
+import { UserRepository } from './storage/user.repository';
+
+/** Every component, one instance each per container: the composition root (the original's Container). */
+const SINGLETONS: (new (...args: never[]) => unknown)[] = [
+  Logging,
+  Metrics,
+  StorageConnector,
+  Migrator,
+  UserRepository,
+  ExperimentRepository,
+  MeasureRepository,
+  RabbitConnector,
+  ExperimentAccess,
+  UserService,
+  ExperimentService,
+  MeasureService,
+  AuthenticationService,
+  SystemController,
+  UserController,
+  ExperimentController,
+  MeasureController,
+  RestListener,
+];
+
+export interface ContainerOverrides {
+  /** Replace a component by a given instance (unit tests, tools). */
+  values?: [InjectionToken, unknown][];
+}
+
+/** Wires the whole app from its configuration; components never construct one another. */
+export function buildContainer(config: AppConfig, overrides: ContainerOverrides = {}): DependencyContainer {
+  const container = rootContainer.createChildContainer();
+  container.register(CONFIG, { useValue: config });
+  for (const component of SINGLETONS) container.registerSingleton(component as new () => unknown);
+  container.registerSingleton(IDENTITY_VERIFIER, FirebaseIdentityVerifier);
+  for (const [token, value] of overrides.values ?? []) container.register(token, { useValue: value });
+  return container;
+}

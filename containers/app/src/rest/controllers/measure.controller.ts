@@ -1,0 +1,121 @@
+import { inject, injectable } from 'tsyringe';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+import { z } from 'zod';
+import { MeasureService } from '../../services/measure.service';
+import type { StoredMeasure } from '../../storage/measure.repository';
+import { presentMeasure, presentSensor, presentSummary } from '../presenters';
+import { defineRoute, type Route } from '../route';
+import {
+  ExperimentIdParams,
+  MeasurePage,
+  MeasureQuery,
+  SensorList,
+  SummaryQuery,
+  SummarySchema,
+  bucketMillis,
+} from '../schemas';
+
+const CSV_COLUMNS = ['timestamp', 'sensor', 'value', 'unit', 'tags'];
+
+/** Measure rows → CSV records (tags as a JSON object, empty when none). */
+const toCsvRecord = () =>
+  new Transform({
+    objectMode: true,
+    transform(m: StoredMeasure, _encoding, done) {
+      done(null, [
+        new Date(m.timestamp).toISOString(),
+        m.sensor,
+        m.value,
+        m.unit ?? '',
+        m.tags ? JSON.stringify(m.tags) : '',
+      ]);
+    },
+  });
+
+@injectable()
+export class MeasureController {
+  constructor(@inject(MeasureService) private readonly measures: MeasureService) {}
+
+  routes(): Route[] {
+    const tag = 'Measures';
+    return [
+      defineRoute({
+        method: 'get',
+        path: '/experiments/{experiment_id}/sensors',
+        operationId: 'listSensors',
+        summary: 'Sensors of an experiment: unit, count, first and last timestamp, last value',
+        tag,
+        access: 'user',
+        params: ExperimentIdParams,
+        responses: { 200: { description: 'The sensors', schema: SensorList } },
+        handle: async ({ user, params }) => ({
+          status: 200,
+          body: { items: (await this.measures.sensors(user, params.experiment_id)).map(presentSensor) },
+        }),
+      }),
+      defineRoute({
+        method: 'get',
+        path: '/experiments/{experiment_id}/measures',
+        operationId: 'listMeasures',
+        summary: 'Raw measures, newest first (or `order=asc`), keyset-paginated',
+        description:
+          'Range is `from` (inclusive) to `to` (exclusive). With `Accept: text/csv` the whole range is streamed as CSV (`limit` and `cursor` are ignored).',
+        tag,
+        access: 'user',
+        params: ExperimentIdParams,
+        query: MeasureQuery,
+        responses: {
+          200: {
+            description: 'One page of measures, or the whole range as CSV',
+            schema: MeasurePage,
+            alternatives: { 'text/csv': z.string().meta({ description: `Columns: ${CSV_COLUMNS.join(', ')}` }) },
+          },
+        },
+        handle: async ({ user, params, query, req, res }) => {
+          const range = { from: query.from, to: query.to, sensors: query.sensor };
+          if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+            const rows = await this.measures.export(user, params.experiment_id, range, query.order);
+            res.status(200).type('text/csv; charset=utf-8');
+            res.attachment(`${params.experiment_id}-measures.csv`);
+            await pipeline(rows, toCsvRecord(), stringify({ header: true, columns: CSV_COLUMNS }), res);
+            return;
+          }
+          const page = await this.measures.page(user, params.experiment_id, {
+            ...range,
+            order: query.order,
+            limit: query.limit,
+            cursor: query.cursor,
+          });
+          return {
+            status: 200,
+            body: { items: page.items.map(presentMeasure(params.experiment_id)), next_cursor: page.nextCursor },
+          };
+        },
+      }),
+      defineRoute({
+        method: 'get',
+        path: '/experiments/{experiment_id}/measures/summary',
+        operationId: 'summarizeMeasures',
+        summary: 'Per sensor and time bucket: count, min, max, avg, first, last',
+        description: `Buckets are aligned on the epoch (UTC). At most 10,000 buckets per sensor.`,
+        tag,
+        access: 'user',
+        params: ExperimentIdParams,
+        query: SummaryQuery,
+        responses: { 200: { description: 'The summary', schema: SummarySchema } },
+        handle: async ({ user, params, query }) => {
+          const bucketMs = bucketMillis(query.bucket);
+          const rows = await this.measures.summary(
+            user,
+            params.experiment_id,
+            { from: query.from, to: query.to, sensors: query.sensor },
+            bucketMs,
+          );
+          return { status: 200, body: presentSummary(params.experiment_id, query.bucket, bucketMs, rows) };
+        },
+      }),
+    ];
+  }
+}

@@ -1,0 +1,73 @@
+import { inject, injectable } from 'tsyringe';
+import { z } from 'zod';
+import { Metrics } from '../../metrics/metrics';
+import { RabbitConnector } from '../../rabbit/rabbit-connector';
+import { StorageConnector } from '../../storage/storage-connector';
+import { defineRoute, type Route } from '../route';
+import { HealthSchema, ReadySchema } from '../schemas';
+
+@injectable()
+export class SystemController {
+  constructor(
+    @inject(StorageConnector) private readonly storage: StorageConnector,
+    @inject(RabbitConnector) private readonly rabbit: RabbitConnector,
+    @inject(Metrics) private readonly metrics: Metrics,
+  ) {}
+
+  routes(): Route[] {
+    const tag = 'Operations';
+    return [
+      defineRoute({
+        method: 'get',
+        path: '/health',
+        operationId: 'health',
+        summary: 'Liveness: 200 while the process runs',
+        tag,
+        access: 'public',
+        responses: { 200: { description: 'Alive', schema: HealthSchema } },
+        handle: async () => ({ status: 200, body: { status: 'ok' } }),
+      }),
+      defineRoute({
+        method: 'get',
+        path: '/ready',
+        operationId: 'ready',
+        summary: 'Readiness: 200 only when MySQL and RabbitMQ are connected',
+        tag,
+        access: 'public',
+        responses: {
+          200: { description: 'Ready', schema: ReadySchema },
+          503: { description: 'Not ready; `checks` says which dependency is down', schema: ReadySchema },
+        },
+        handle: async () => {
+          const checks = {
+            mysql: (await this.storage.ping()) ? 'up' : 'down',
+            rabbitmq: this.rabbit.isConnected() ? 'up' : 'down',
+          } as const;
+          const ready = checks.mysql === 'up' && checks.rabbitmq === 'up';
+          return {
+            status: ready ? 200 : 503,
+            body: { status: ready ? 'ready' : 'not_ready', checks },
+            headers: { 'Cache-Control': 'no-store' },
+          };
+        },
+      }),
+      defineRoute({
+        method: 'get',
+        path: '/metrics',
+        operationId: 'metrics',
+        summary: 'Prometheus metrics (internal network only: the proxy does not expose it)',
+        tag,
+        access: 'public',
+        responses: {
+          200: {
+            description: 'Prometheus text exposition format',
+            alternatives: { 'text/plain': z.string() },
+          },
+        },
+        handle: async ({ res }) => {
+          res.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
+        },
+      }),
+    ];
+  }
+}

@@ -1,0 +1,87 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import type { z } from 'zod';
+import { Problem } from './schemas';
+import type { Route } from './route';
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input; `errors` names each bad field',
+  401: 'No bearer token, or one that does not verify',
+  403: 'Signed in, but not allowed (or not a MyMONIT user)',
+  404: 'Not found (also: an experiment you are not associated with)',
+  409: 'Conflicts with the current state',
+  413: 'Body larger than 1 MiB',
+};
+
+/** The error statuses a route can answer, from what it takes and who may call it. */
+export function errorStatuses(route: Route): number[] {
+  const statuses = new Set<number>(route.errors ?? []);
+  if (route.params || route.query || route.body) statuses.add(400);
+  if (route.access !== 'public') [401, 403].forEach((s) => statuses.add(s));
+  if (route.path.includes('{')) statuses.add(404);
+  if (route.body) statuses.add(413);
+  return [...statuses].sort();
+}
+
+/** OpenAPI 3.1 document generated from the same route definitions and zod schemas that serve requests. */
+export function buildOpenApiDocument(routes: Route[], version: string) {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent('securitySchemes', 'firebase', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'A Firebase ID token',
+  });
+  for (const route of routes) {
+    const responses: Record<string, unknown> = {};
+    for (const [status, spec] of Object.entries(route.responses)) {
+      const content: Record<string, { schema: z.ZodType }> = {};
+      if (spec.schema) content['application/json'] = { schema: spec.schema };
+      Object.assign(
+        content,
+        Object.fromEntries(Object.entries(spec.alternatives ?? {}).map(([type, schema]) => [type, { schema }])),
+      );
+      responses[status] = {
+        description: spec.description,
+        ...(Object.keys(content).length > 0 ? { content } : {}),
+        ...(spec.headers
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(spec.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }]),
+              ),
+            }
+          : {}),
+      };
+    }
+    for (const status of errorStatuses(route)) {
+      responses[status] = {
+        description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+        content: { 'application/problem+json': { schema: Problem } },
+      };
+    }
+    registry.registerPath({
+      method: route.method,
+      path: route.path,
+      operationId: route.operationId,
+      summary: route.summary,
+      description: route.description,
+      tags: [route.tag],
+      security: route.access === 'public' ? [] : [{ [bearer.name]: [] }],
+      request: {
+        params: route.params as never,
+        query: route.query as never,
+        body: route.body ? { required: true, content: { 'application/json': { schema: route.body } } } : undefined,
+      },
+      responses: responses as never,
+    });
+  }
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'MyMONIT API',
+      version,
+      description:
+        'Measurements of scientific experiments. Authenticate with `Authorization: Bearer <Firebase ID token>`. Errors are `application/problem+json` (RFC 9457).',
+    },
+    servers: [{ url: '/' }],
+  });
+}

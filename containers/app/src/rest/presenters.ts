@@ -1,0 +1,87 @@
+import type { z } from 'zod';
+import type { Experiment, ExperimentDetails } from '../model/experiment';
+import type { SensorStats, SummaryBucket } from '../model/measure';
+import type { User } from '../model/user';
+import type { StoredMeasure } from '../storage/measure.repository';
+import type {
+  ExperimentDetailsSchema,
+  ExperimentSchema,
+  MeasureSchema,
+  SensorStatsSchema,
+  SummarySchema,
+  UserSchema,
+} from './schemas';
+
+/** Domain objects → API JSON (snake_case, ISO timestamps). */
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export const presentUser = (u: User): z.input<typeof UserSchema> => ({
+  user_id: u.userId,
+  name: u.name,
+  username: u.username,
+  email: u.email,
+  role: u.role,
+  created_at: u.createdAt.toISOString(),
+  updated_at: u.updatedAt.toISOString(),
+  erased_at: u.erasedAt ? u.erasedAt.toISOString() : null,
+});
+
+export const presentExperiment = (e: Experiment): z.input<typeof ExperimentSchema> => ({
+  experiment_id: e.experimentId,
+  name: e.name,
+  description: e.description,
+  created_at: e.createdAt.toISOString(),
+  updated_at: e.updatedAt.toISOString(),
+});
+
+export const presentExperimentDetails = (
+  e: ExperimentDetails,
+): z.input<typeof ExperimentDetailsSchema> => ({
+  ...presentExperiment(e),
+  sensor_count: e.sensorCount,
+  last_measure_at: iso(e.lastMeasureAt),
+});
+
+export const presentSensor = (s: SensorStats): z.input<typeof SensorStatsSchema> => ({
+  sensor: s.sensor,
+  unit: s.unit,
+  count: s.count,
+  first_timestamp: iso(s.firstTimestamp),
+  last_timestamp: iso(s.lastTimestamp),
+  last_value: s.lastValue,
+});
+
+export const presentMeasure =
+  (experimentId: string) =>
+  (m: StoredMeasure): z.input<typeof MeasureSchema> => ({
+    experiment_id: experimentId,
+    sensor: m.sensor,
+    timestamp: new Date(m.timestamp).toISOString(),
+    value: m.value,
+    unit: m.unit,
+    tags: m.tags,
+  });
+
+export function presentSummary(
+  experimentId: string,
+  bucket: string,
+  bucketMs: number,
+  rows: SummaryBucket[],
+): z.input<typeof SummarySchema> {
+  const bySensor = new Map<string, z.input<typeof SummarySchema>['sensors'][number]>();
+  for (const row of rows) {
+    let series = bySensor.get(row.sensor);
+    if (!series) bySensor.set(row.sensor, (series = { sensor: row.sensor, buckets: [] }));
+    series.buckets.push({
+      start: new Date(row.bucket).toISOString(),
+      count: row.count,
+      min: row.min,
+      max: row.max,
+      avg: row.avg,
+      first: row.first,
+      last: row.last,
+    });
+  }
+  return { experiment_id: experimentId, bucket, bucket_ms: bucketMs, sensors: [...bySensor.values()] };
+}

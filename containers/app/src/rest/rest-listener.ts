@@ -1,0 +1,166 @@
+import { inject, injectable } from 'tsyringe';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import swaggerUi from 'swagger-ui-express';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CONFIG, type AppConfig } from '../config';
+import { UnauthenticatedError } from '../errors';
+import { Logging, type Logger } from '../logging/logging';
+import { Metrics } from '../metrics/metrics';
+import { requireAdmin } from '../services/access';
+import { AuthenticationService } from '../services/authentication.service';
+import { ExperimentController } from './controllers/experiment.controller';
+import { MeasureController } from './controllers/measure.controller';
+import { SystemController } from './controllers/system.controller';
+import { UserController } from './controllers/user.controller';
+import { buildOpenApiDocument } from './openapi';
+import { problem, problemHandler, sendProblem } from './problem';
+import { expressPath, parseInputs, type Route } from './route';
+
+const VERSION = '1.0.0';
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * The REST API (the original's RestListener): HTTP concerns only; every
+ * resource is delegated to its service through a controller.
+ */
+@injectable()
+export class RestListener {
+  readonly app: Express;
+  readonly routes: Route[];
+  readonly openApiDocument: ReturnType<typeof buildOpenApiDocument>;
+  private server: Server | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    @inject(CONFIG) private readonly config: AppConfig,
+    @inject(Logging) logging: Logging,
+    @inject(Metrics) private readonly metrics: Metrics,
+    @inject(AuthenticationService) private readonly authentication: AuthenticationService,
+    @inject(SystemController) system: SystemController,
+    @inject(UserController) users: UserController,
+    @inject(ExperimentController) experiments: ExperimentController,
+    @inject(MeasureController) measures: MeasureController,
+  ) {
+    this.log = logging.logger('rest');
+    this.routes = [system, users, experiments, measures].flatMap((c) => c.routes());
+    this.openApiDocument = buildOpenApiDocument(this.routes, VERSION);
+    this.app = this.build();
+  }
+
+  private build(): Express {
+    const app = express();
+    app.disable('x-powered-by');
+    // Behind Nginx: the client address comes from X-Forwarded-For set by a local proxy.
+    app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+    app.use(this.requestContext());
+    app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+    app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
+
+    app.get('/openapi.json', (_req, res) => {
+      res.locals.route = '/openapi.json';
+      res.json(this.openApiDocument);
+    });
+    app.use(
+      '/docs',
+      (_req, res, next) => {
+        res.locals.route = '/docs';
+        next();
+      },
+      swaggerUi.serve,
+      swaggerUi.setup(this.openApiDocument, { customSiteTitle: 'MyMONIT API' }),
+    );
+    for (const route of this.routes) app[route.method](expressPath(route.path), this.handler(route));
+
+    app.use((req, res) => sendProblem(req, res, problem(404, `No route for ${req.method} ${req.path}`)));
+    app.use(problemHandler(this.log));
+    return app;
+  }
+
+  /** Request id, one log line and metrics per request. */
+  private requestContext(): RequestHandler {
+    return (req, res, next) => {
+      const incoming = req.get('x-request-id');
+      const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+      res.locals.requestId = requestId;
+      res.setHeader('X-Request-Id', requestId);
+      const started = process.hrtime.bigint();
+      res.once('finish', () => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const route = (res.locals.route as string | undefined) ?? '(unmatched)';
+        this.metrics.httpRequests.inc({ method: req.method, route, status: res.statusCode });
+        this.metrics.httpDuration.observe({ method: req.method, route }, seconds);
+        this.log.info('request', {
+          event: 'http.request',
+          requestId,
+          method: req.method,
+          route,
+          status: res.statusCode,
+          latencyMs: Math.round(seconds * 1e6) / 1e3,
+          userId: res.locals.userId,
+          ip: req.ip,
+        });
+      });
+      next();
+    };
+  }
+
+  private handler(route: Route): RequestHandler {
+    return async (req, res) => {
+      res.locals.route = route.path;
+      let user = undefined;
+      if (route.access !== 'public') {
+        try {
+          user = await this.authentication.authenticate(req.get('authorization'));
+        } catch (error) {
+          if (error instanceof UnauthenticatedError) {
+            this.metrics.authFailures.inc({ reason: error.reason });
+            this.log.warn('authentication failed', {
+              event: 'auth.failure',
+              reason: error.reason,
+              requestId: res.locals.requestId,
+              ip: req.ip,
+            });
+          }
+          throw error;
+        }
+        res.locals.userId = user.userId;
+        if (route.access === 'admin') requireAdmin(user);
+      }
+      const inputs = parseInputs(route, req);
+      const result = await route.handle({ ...inputs, user: user!, req, res });
+      if (!result) return;
+      for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+      if (result.body === undefined) res.status(result.status).end();
+      else res.status(result.status).json(result.body);
+    };
+  }
+
+  async start(): Promise<AddressInfo> {
+    const server = this.app.listen(this.config.rest.port, this.config.rest.host);
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    const address = server.address() as AddressInfo;
+    this.log.info('REST API listening', { host: address.address, port: address.port });
+    return address;
+  }
+
+  /** Stops accepting connections and lets requests in flight finish (bounded by a grace period). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    await closed;
+    clearTimeout(timer);
+  }
+}

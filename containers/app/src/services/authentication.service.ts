@@ -1,0 +1,28 @@
+import { inject, injectable } from 'tsyringe';
+import { IDENTITY_VERIFIER, type IdentityVerifier } from '../auth/identity-verifier';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+import type { User } from '../model/user';
+import { UserRepository } from '../storage/user.repository';
+
+/**
+ * Bearer token → MyMONIT user: the identity provider says who signed in, the
+ * users table says whether that identity is a (non-erased) user.
+ */
+@injectable()
+export class AuthenticationService {
+  constructor(
+    @inject(IDENTITY_VERIFIER) private readonly verifier: IdentityVerifier,
+    @inject(UserRepository) private readonly users: UserRepository,
+  ) {}
+
+  async authenticate(authorization: string | undefined): Promise<User> {
+    const token = /^Bearer ([^\s]+)$/i.exec(authorization?.trim() ?? '')?.[1];
+    if (!token) {
+      throw new UnauthenticatedError(authorization ? 'malformed-authorization-header' : 'missing-token');
+    }
+    const identity = await this.verifier.verify(token);
+    const user = await this.users.findByUsername(identity.uid);
+    if (!user) throw new ForbiddenError('this identity is not a MyMONIT user: ask an administrator');
+    return user;
+  }
+}

@@ -1,0 +1,95 @@
+import { inject, injectable } from 'tsyringe';
+import { ConflictError, NotFoundError } from '../errors';
+import type { Experiment, ExperimentDetails, ExperimentFields } from '../model/experiment';
+import { isAdmin, type Actor, type User } from '../model/user';
+import { ExperimentRepository } from '../storage/experiment.repository';
+import { UserRepository } from '../storage/user.repository';
+import { requireAdmin, requireAdminOrSelf } from './access';
+import { decodeCursor, isKeyCursor, pageOf, type Page } from './cursor';
+import { ExperimentAccess } from './experiment-access';
+
+export interface PageQuery {
+  limit: number;
+  cursor?: string;
+}
+
+@injectable()
+export class ExperimentService {
+  constructor(
+    @inject(ExperimentRepository) private readonly experiments: ExperimentRepository,
+    @inject(UserRepository) private readonly users: UserRepository,
+    @inject(ExperimentAccess) private readonly access: ExperimentAccess,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async create(actor: Actor, experimentId: string, fields: ExperimentFields): Promise<Experiment> {
+    requireAdmin(actor);
+    return this.experiments.insert(experimentId, fields, this.clock());
+  }
+
+  /** Admins list every experiment, scientists those they are associated with. */
+  async list(actor: Actor, query: PageQuery): Promise<Page<Experiment>> {
+    return this.listFor(isAdmin(actor) ? undefined : actor.userId, query);
+  }
+
+  async get(actor: Actor, experimentId: string): Promise<ExperimentDetails> {
+    return this.experiments.details(await this.access.visibleExperiment(actor, experimentId));
+  }
+
+  async update(actor: Actor, experimentId: string, fields: ExperimentFields): Promise<Experiment> {
+    requireAdmin(actor);
+    const experiment = await this.access.existingExperiment(experimentId);
+    const now = this.clock();
+    await this.experiments.update(experiment.ref, fields, now);
+    return { ...experiment, ...fields, updatedAt: now };
+  }
+
+  /** Refuses (409) to delete measures unless `force` says so: they cannot be measured twice. */
+  async delete(actor: Actor, experimentId: string, force: boolean): Promise<void> {
+    requireAdmin(actor);
+    const experiment = await this.access.existingExperiment(experimentId);
+    if (!force && (await this.experiments.hasMeasures(experiment.ref))) {
+      throw new ConflictError(
+        `experiment ${experimentId} has measures; delete with force=true to delete them too`,
+      );
+    }
+    await this.experiments.delete(experiment.ref);
+  }
+
+  /** Returns whether the association is new (false: it already existed). */
+  async associate(actor: Actor, experimentId: string, userId: string): Promise<boolean> {
+    requireAdmin(actor);
+    const experiment = await this.access.existingExperiment(experimentId);
+    const user = await this.users.findById(userId);
+    if (!user || user.isErased) throw new NotFoundError(`user ${userId} not found`);
+    return this.experiments.associate(experiment.ref, userId, this.clock());
+  }
+
+  async dissociate(actor: Actor, experimentId: string, userId: string): Promise<void> {
+    requireAdmin(actor);
+    const experiment = await this.access.existingExperiment(experimentId);
+    if (!(await this.experiments.dissociate(experiment.ref, userId))) {
+      throw new NotFoundError(`user ${userId} is not associated with experiment ${experimentId}`);
+    }
+  }
+
+  async associatedUsers(actor: Actor, experimentId: string): Promise<User[]> {
+    requireAdmin(actor);
+    const experiment = await this.access.existingExperiment(experimentId);
+    return this.experiments.associatedUsers(experiment.ref);
+  }
+
+  /** The experiments a user is associated with (an admin sees every experiment anyway). */
+  async experimentsOfUser(actor: Actor, userId: string, query: PageQuery): Promise<Page<Experiment>> {
+    requireAdminOrSelf(actor, userId);
+    const user = await this.users.findById(userId);
+    if (!user || user.isErased) throw new NotFoundError(`user ${userId} not found`);
+    return this.listFor(userId, query);
+  }
+
+  private async listFor(userId: string | undefined, query: PageQuery): Promise<Page<Experiment>> {
+    const after = query.cursor ? decodeCursor(query.cursor, isKeyCursor).k : undefined;
+    const rows = await this.experiments.list(query.limit + 1, after, userId);
+    return pageOf(rows, query.limit, (last) => ({ k: last.experimentId }));
+  }
+}

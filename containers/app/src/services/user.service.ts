@@ -1,0 +1,69 @@
+import { inject, injectable } from 'tsyringe';
+import { ConflictError, NotFoundError } from '../errors';
+import type { Actor, User, UserProfile } from '../model/user';
+import { UserRepository } from '../storage/user.repository';
+import { requireAdmin, requireAdminOrSelf } from './access';
+import { decodeCursor, isKeyCursor, pageOf, type Page } from './cursor';
+
+export interface UserListQuery {
+  limit: number;
+  cursor?: string;
+  includeErased: boolean;
+}
+
+@injectable()
+export class UserService {
+  constructor(
+    @inject(UserRepository) private readonly users: UserRepository,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async create(actor: Actor, userId: string, profile: UserProfile): Promise<User> {
+    requireAdmin(actor);
+    return this.users.insert(userId, profile, this.clock());
+  }
+
+  async get(actor: Actor, userId: string): Promise<User> {
+    requireAdminOrSelf(actor, userId);
+    const user = await this.users.findById(userId);
+    if (!user) throw new NotFoundError(`user ${userId} not found`);
+    return user;
+  }
+
+  async list(actor: Actor, query: UserListQuery): Promise<Page<User>> {
+    requireAdmin(actor);
+    const after = query.cursor ? decodeCursor(query.cursor, isKeyCursor).k : undefined;
+    const rows = await this.users.list(query.limit + 1, after, query.includeErased);
+    return pageOf(rows, query.limit, (last) => ({ k: last.userId }));
+  }
+
+  async update(actor: Actor, userId: string, profile: UserProfile): Promise<User> {
+    requireAdmin(actor);
+    const current = await this.activeUser(userId);
+    if (current.role === 'ADMIN' && profile.role !== 'ADMIN') await this.keepOneAdmin();
+    await this.users.update(userId, profile, this.clock());
+    return this.activeUser(userId);
+  }
+
+  /** GDPR erasure (right to be forgotten); the last admin cannot be erased. */
+  async erase(actor: Actor, userId: string): Promise<void> {
+    requireAdmin(actor);
+    const current = await this.activeUser(userId);
+    if (current.role === 'ADMIN') await this.keepOneAdmin();
+    if (!(await this.users.erase(userId, this.clock()))) {
+      throw new NotFoundError(`user ${userId} not found`);
+    }
+  }
+
+  private async activeUser(userId: string): Promise<User> {
+    const user = await this.users.findById(userId);
+    if (!user || user.isErased) throw new NotFoundError(`user ${userId} not found`);
+    return user;
+  }
+
+  private async keepOneAdmin(): Promise<void> {
+    if ((await this.users.countAdmins()) <= 1) {
+      throw new ConflictError('the last admin cannot be removed or demoted');
+    }
+  }
+}

@@ -1,0 +1,265 @@
+import { inject, injectable } from 'tsyringe';
+import { Transform, type Readable } from 'node:stream';
+import type { Connection as CoreConnection } from 'mysql2';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type {
+  MeasurePageQuery,
+  MeasureRange,
+  SensorStats,
+  SortOrder,
+  SummaryBucket,
+} from '../model/measure';
+import { StorageConnector } from './storage-connector';
+
+/** A stored measure as read back, with the sensor's key for keyset pagination. */
+export interface StoredMeasure {
+  sensorRef: number;
+  sensor: string;
+  timestamp: number;
+  value: number;
+  unit: string | null;
+  tags: Record<string, string> | null;
+}
+
+/** A measure ready to be written: its experiment already resolved to the internal key. */
+export interface MeasureRecord {
+  experimentRef: number;
+  sensor: string;
+  timestamp: number;
+  value: number;
+  unit: string | null;
+  tags: Record<string, string> | null;
+}
+
+interface MeasureRow extends RowDataPacket {
+  ts: number;
+  sensor_ref: number;
+  sensor: string;
+  value: number;
+  unit: string | null;
+  tags: string | Record<string, string> | null;
+}
+
+/** MariaDB returns JSON columns as text, MySQL 8 as parsed objects. */
+const parseTags = (tags: MeasureRow['tags']) =>
+  tags == null ? null : typeof tags === 'string' ? JSON.parse(tags) : tags;
+
+export const toStoredMeasure = (row: MeasureRow): StoredMeasure => ({
+  sensorRef: row.sensor_ref,
+  sensor: row.sensor,
+  timestamp: Number(row.ts),
+  value: row.value,
+  unit: row.unit,
+  tags: parseTags(row.tags),
+});
+
+/** WHERE clause shared by every measure read of one experiment. */
+function rangeFilter(experimentRef: number, range: MeasureRange, sensorRefs: number[] | null) {
+  const clauses = ['m.experiment_ref = ?'];
+  const params: unknown[] = [experimentRef];
+  if (range.from !== undefined) {
+    clauses.push('m.ts >= ?');
+    params.push(range.from);
+  }
+  if (range.to !== undefined) {
+    clauses.push('m.ts < ?');
+    params.push(range.to);
+  }
+  if (sensorRefs) {
+    clauses.push(`m.sensor_ref IN (${sensorRefs.map(() => '?').join(', ')})`);
+    params.push(...sensorRefs);
+  }
+  return { where: clauses.join(' AND '), params };
+}
+
+const orderBy = (order: SortOrder) =>
+  order === 'asc' ? 'm.ts ASC, m.sensor_ref ASC' : 'm.ts DESC, m.sensor_ref DESC';
+
+const SELECT_MEASURES = `SELECT m.ts, m.sensor_ref, s.sensor, m.value, m.unit, m.tags
+  FROM measures m JOIN sensors s ON s.id = m.sensor_ref`;
+
+/** Sensors and their measures. */
+@injectable()
+export class MeasureRepository {
+  /** `${experimentRef}/${sensor}` → sensor key; sensors are never renamed, so this never goes stale. */
+  private readonly sensorKeys = new Map<string, number>();
+
+  constructor(@inject(StorageConnector) private readonly storage: StorageConnector) {}
+
+  /**
+   * The keys of the named sensors of an experiment; `null` when no filter is
+   * asked, an empty list when none of the names exist.
+   */
+  async sensorRefs(experimentRef: number, names: string[] | undefined): Promise<number[] | null> {
+    if (!names || names.length === 0) return null;
+    const [rows] = await this.storage.pool.query<RowDataPacket[]>(
+      'SELECT id FROM sensors WHERE experiment_ref = ? AND sensor IN (?)',
+      [experimentRef, names],
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  async page(experimentRef: number, query: MeasurePageQuery): Promise<StoredMeasure[]> {
+    const sensorRefs = await this.sensorRefs(experimentRef, query.sensors);
+    if (sensorRefs?.length === 0) return [];
+    const { where, params } = rangeFilter(experimentRef, query, sensorRefs);
+    let keyset = '';
+    if (query.after) {
+      const op = query.order === 'asc' ? '>' : '<';
+      keyset = ` AND (m.ts ${op} ? OR (m.ts = ? AND m.sensor_ref ${op} ?))`;
+      params.push(query.after.timestamp, query.after.timestamp, query.after.sensorRef);
+    }
+    const [rows] = await this.storage.pool.query<MeasureRow[]>(
+      `${SELECT_MEASURES} WHERE ${where}${keyset} ORDER BY ${orderBy(query.order)} LIMIT ?`,
+      [...params, query.limit],
+    );
+    return rows.map(toStoredMeasure);
+  }
+
+  /**
+   * Every measure of the range as an object stream on a connection of its own.
+   * The driver pauses the connection while the consumer is slow, so memory
+   * stays flat; a consumer that stops early (client gone) gets the connection
+   * destroyed rather than returned half-read to the pool.
+   */
+  async stream(experimentRef: number, range: MeasureRange, order: SortOrder): Promise<Readable> {
+    const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
+    const { where, params } = rangeFilter(experimentRef, range, sensorRefs?.length === 0 ? [0] : sensorRefs);
+    const connection = await this.storage.pool.getConnection();
+    // The promise wrapper's typings hide it, but `.connection` is the core (streamable) connection.
+    const core = connection.connection as unknown as CoreConnection;
+    const rows = core
+      .query(`${SELECT_MEASURES} WHERE ${where} ORDER BY ${orderBy(order)}`, params)
+      .stream({ highWaterMark: 500 });
+    const measures = new Transform({
+      objectMode: true,
+      highWaterMark: 500,
+      transform: (row: MeasureRow, _encoding, done) => done(null, toStoredMeasure(row)),
+    });
+    let finished = false;
+    rows.once('end', () => (finished = true));
+    measures.once('close', () => (finished ? connection.release() : connection.destroy()));
+    rows.once('error', (error: Error) => measures.destroy(error));
+    return rows.pipe(measures);
+  }
+
+  /** First and last timestamp of an experiment's measures (primary-key lookups). */
+  async timeSpan(experimentRef: number): Promise<{ first: number; last: number } | null> {
+    const [rows] = await this.storage.pool.execute<RowDataPacket[]>(
+      'SELECT MIN(ts) AS first, MAX(ts) AS last FROM measures WHERE experiment_ref = ?',
+      [experimentRef],
+    );
+    const row = rows[0];
+    return row?.first == null ? null : { first: Number(row.first), last: Number(row.last) };
+  }
+
+  /** count/min/max/avg/first/last per sensor and bucket of `bucketMs`, aligned on the epoch. */
+  async summary(
+    experimentRef: number,
+    range: MeasureRange,
+    bucketMs: number,
+  ): Promise<SummaryBucket[]> {
+    const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
+    if (sensorRefs?.length === 0) return [];
+    const { where, params } = rangeFilter(experimentRef, range, sensorRefs);
+    // first/last are the values at the bucket's MIN(ts)/MAX(ts), read back by primary key.
+    const [rows] = await this.storage.pool.query<RowDataPacket[]>(
+      `WITH agg AS (
+         SELECT m.sensor_ref, FLOOR(m.ts / ?) AS b, COUNT(*) AS n, MIN(m.value) AS mn,
+                MAX(m.value) AS mx, AVG(m.value) AS av, MIN(m.ts) AS t0, MAX(m.ts) AS t1
+         FROM measures m WHERE ${where}
+         GROUP BY m.sensor_ref, b
+       )
+       SELECT s.sensor, agg.b * ? AS bucket, agg.n, agg.mn, agg.mx, agg.av,
+              f.value AS first, l.value AS last
+       FROM agg
+       JOIN sensors s ON s.id = agg.sensor_ref
+       JOIN measures f ON f.experiment_ref = ? AND f.ts = agg.t0 AND f.sensor_ref = agg.sensor_ref
+       JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref
+       ORDER BY s.sensor, bucket`,
+      [bucketMs, ...params, bucketMs, experimentRef, experimentRef],
+    );
+    return rows.map((r) => ({
+      sensor: r.sensor,
+      bucket: Number(r.bucket),
+      count: Number(r.n),
+      min: r.mn,
+      max: r.mx,
+      avg: r.av,
+      first: r.first,
+      last: r.last,
+    }));
+  }
+
+  async sensors(experimentRef: number): Promise<SensorStats[]> {
+    const [rows] = await this.storage.pool.execute<RowDataPacket[]>(
+      `SELECT st.sensor, st.n, st.first_ts, st.last_ts, l.value AS last_value, l.unit
+       FROM (
+         SELECT s.id, s.sensor,
+                (SELECT COUNT(*) FROM measures m WHERE m.sensor_ref = s.id) AS n,
+                (SELECT MIN(ts) FROM measures m WHERE m.sensor_ref = s.id) AS first_ts,
+                (SELECT MAX(ts) FROM measures m WHERE m.sensor_ref = s.id) AS last_ts
+         FROM sensors s WHERE s.experiment_ref = ?
+       ) st
+       LEFT JOIN measures l ON l.experiment_ref = ? AND l.ts = st.last_ts AND l.sensor_ref = st.id
+       ORDER BY st.sensor`,
+      [experimentRef, experimentRef],
+    );
+    return rows.map((r) => ({
+      sensor: r.sensor,
+      unit: r.unit ?? null,
+      count: Number(r.n),
+      firstTimestamp: r.first_ts == null ? null : Number(r.first_ts),
+      lastTimestamp: r.last_ts == null ? null : Number(r.last_ts),
+      lastValue: r.last_value ?? null,
+    }));
+  }
+
+  /**
+   * Writes measures in multi-row statements that upsert on the natural key
+   * (last write wins). Runs on the caller's connection so it can join a
+   * transaction.
+   */
+  async upsert(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement = 1000) {
+    const keys = await this.ensureSensors(connection, records);
+    for (let start = 0; start < records.length; start += rowsPerStatement) {
+      const chunk = records.slice(start, start + rowsPerStatement);
+      const values: unknown[] = [];
+      for (const r of chunk) {
+        values.push(
+          r.experimentRef,
+          r.timestamp,
+          keys.get(`${r.experimentRef}/${r.sensor}`),
+          r.value,
+          r.unit,
+          r.tags === null ? null : JSON.stringify(r.tags),
+        );
+      }
+      await connection.query(
+        `INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
+         ON DUPLICATE KEY UPDATE value = VALUES(value), unit = VALUES(unit), tags = VALUES(tags)`,
+        values,
+      );
+    }
+  }
+
+  /** Resolves (and creates when new) the sensor keys that `records` name. */
+  private async ensureSensors(connection: PoolConnection, records: MeasureRecord[]) {
+    const missing = new Map<string, [number, string]>();
+    for (const r of records) {
+      const key = `${r.experimentRef}/${r.sensor}`;
+      if (!this.sensorKeys.has(key)) missing.set(key, [r.experimentRef, r.sensor]);
+    }
+    if (missing.size > 0) {
+      const pairs = [...missing.values()];
+      await connection.query('INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', [pairs]);
+      const [rows] = await connection.query<RowDataPacket[]>(
+        'SELECT id, experiment_ref, sensor FROM sensors WHERE (experiment_ref, sensor) IN (?)',
+        [pairs],
+      );
+      for (const row of rows) this.sensorKeys.set(`${row.experiment_ref}/${row.sensor}`, row.id);
+    }
+    return this.sensorKeys;
+  }
+}
