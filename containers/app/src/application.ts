@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { inject, injectable } from 'tsyringe';
 import type { AddressInfo } from 'node:net';
+import { IDENTITY_VERIFIER, type IdentityVerifier } from './auth/identity-verifier';
 import { CONFIG, describeConfig, type AppConfig } from './config';
 import { Logging, type Logger } from './logging/logging';
 import { RabbitConnector } from './rabbit/rabbit-connector';
@@ -20,6 +21,7 @@ export class Application {
     @inject(StorageConnector) private readonly storage: StorageConnector,
     @inject(RabbitConnector) private readonly rabbit: RabbitConnector,
     @inject(RestListener) private readonly rest: RestListener,
+    @inject(IDENTITY_VERIFIER) private readonly identities: IdentityVerifier,
   ) {
     this.log = logging.logger('app');
   }
@@ -41,6 +43,7 @@ export class Application {
     await this.rest.stop();
     await this.rabbit.close();
     await this.storage.close();
+    await this.identities.close?.();
     this.log.info('stopped');
     await this.logging.close();
   }

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /** Injection token of the validated configuration. */
@@ -190,4 +192,20 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
       emulatorHost: config.firebase.emulatorHost,
     },
   };
+}
+
+/**
+ * Loads `.env` from where npm was run (the repository root, like Docker
+ * Compose) or else the working directory. Variables already set in the
+ * environment win over the file.
+ */
+export function loadEnvFile(): string | null {
+  for (const dir of [process.env.INIT_CWD, process.cwd()]) {
+    const file = dir ? join(dir, '.env') : null;
+    if (file && existsSync(file)) {
+      process.loadEnvFile(file);
+      return file;
+    }
+  }
+  return null;
 }

@@ -18,13 +18,11 @@ export class FirebaseIdentityVerifier implements IdentityVerifier {
 
   constructor(@inject(CONFIG) config: AppConfig) {
     const { projectId, credentialsFile, emulatorHost } = config.firebase;
-    this.app = initializeApp(
-      {
-        projectId,
-        credential: emulatorHost ? undefined : credentialsFile ? cert(credentialsFile) : applicationDefault(),
-      },
-      `mymonit-${randomUUID()}`,
-    );
+    // The emulator needs no credential; otherwise a service account file or Google's default credentials.
+    const options = emulatorHost
+      ? { projectId }
+      : { projectId, credential: credentialsFile ? cert(credentialsFile) : applicationDefault() };
+    this.app = initializeApp(options, `mymonit-${randomUUID()}`);
     this.auth = getAuth(this.app);
   }
 

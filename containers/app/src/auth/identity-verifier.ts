@@ -10,4 +10,5 @@ export interface VerifiedIdentity {
 /** Verifies a bearer token; throws `UnauthenticatedError` with a loggable reason when it does not verify. */
 export interface IdentityVerifier {
   verify(token: string): Promise<VerifiedIdentity>;
+  close?(): Promise<void>;
 }

@@ -66,10 +66,10 @@ export class RestListener {
     });
     app.use(
       '/docs',
-      (_req, res, next) => {
+      ((_req, res, next) => {
         res.locals.route = '/docs';
         next();
-      },
+      }) as RequestHandler,
       swaggerUi.serve,
       swaggerUi.setup(this.openApiDocument, { customSiteTitle: 'MyMONIT API' }),
     );

@@ -55,6 +55,28 @@ export class UserService {
     }
   }
 
+  /**
+   * Makes `userId` an admin signing in as `profile.username`, creating or
+   * updating it (idempotent). For the command-line bootstrap of a fresh install.
+   */
+  async bootstrapAdmin(userId: string, profile: UserProfile): Promise<'created' | 'updated' | 'unchanged'> {
+    const admin = { ...profile, role: 'ADMIN' as const };
+    const existing = await this.users.findById(userId);
+    if (!existing) {
+      await this.users.insert(userId, admin, this.clock());
+      return 'created';
+    }
+    if (existing.isErased) throw new ConflictError(`user ${userId} was erased; choose another user_id`);
+    const same =
+      existing.role === 'ADMIN' &&
+      existing.username === admin.username &&
+      existing.name === admin.name &&
+      existing.email === admin.email;
+    if (same) return 'unchanged';
+    await this.users.update(userId, admin, this.clock());
+    return 'updated';
+  }
+
   private async activeUser(userId: string): Promise<User> {
     const user = await this.users.findById(userId);
     if (!user || user.isErased) throw new NotFoundError(`user ${userId} not found`);

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Runs every *.spec.ts under src/ and test/ with node's test runner (through tsx).
+//   node scripts/run-tests.mjs [filter]   (filter: substring of the spec path)
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const filter = process.argv[2] ?? '';
+const specs = ['src', 'test']
+  .flatMap((dir) => readdirSync(join(appDir, dir), { recursive: true }).map((f) => join(dir, String(f))))
+  .filter((f) => f.endsWith('.spec.ts') && f.includes(filter))
+  .sort();
+if (specs.length === 0) {
+  console.error(`no spec files match "${filter}"`);
+  process.exit(1);
+}
+console.log(`running ${specs.length} spec files`);
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...specs],
+  { cwd: appDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+);
+child.on('exit', (code) => process.exit(code ?? 1));

@@ -1,0 +1,36 @@
+import 'reflect-metadata';
+import type { DependencyContainer } from 'tsyringe';
+import { ConfigError, loadConfig, loadEnvFile, type AppConfig } from '../config';
+import { buildContainer } from '../container';
+
+/** Exit status for a configuration error (sysexits EX_CONFIG). */
+export const EX_CONFIG = 78;
+
+/** Configuration from the environment (and `.env`), or exit naming every bad value. */
+export function configOrExit(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+  loadEnvFile();
+  try {
+    return loadConfig(environment);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`MyMONIT cannot start. ${error.message}`);
+      process.exit(EX_CONFIG);
+    }
+    throw error;
+  }
+}
+
+export function cliContainer(): DependencyContainer {
+  return buildContainer(configOrExit());
+}
+
+/** Runs a command-line tool: its errors are printed in one line, and it exits with a status. */
+export function runCli(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: Error) => {
+      console.error(`error: ${error.message}`);
+      process.exit(1);
+    },
+  );
+}

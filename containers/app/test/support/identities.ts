@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+
+/** Identities from the Firebase Auth Emulator, as a browser would get them by signing up. */
+
+export interface Identity {
+  uid: string;
+  email: string;
+  idToken: string;
+}
+
+function emulatorHost(): string {
+  const host = process.env.FIREBASE_AUTH_EMULATOR_HOST;
+  if (!host) throw new Error('FIREBASE_AUTH_EMULATOR_HOST is not set: run the tests with `npm test`');
+  return host;
+}
+
+const API = () => `http://${emulatorHost()}/identitytoolkit.googleapis.com/v1`;
+
+async function call(path: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(`${API()}/${path}?key=fake-api-key`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) throw new Error(`emulator ${path}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+export async function signUp(label = 'user'): Promise<Identity> {
+  const email = `${label}-${randomUUID().slice(0, 8)}@test.mymonit.example`;
+  const json = await call('accounts:signUp', { email, password: 'correct horse battery', returnSecureToken: true });
+  return { uid: String(json.localId), email, idToken: String(json.idToken) };
+}
+
+/** Deletes the identity in the emulator: its tokens stop verifying. */
+export async function deleteIdentity(identity: Identity): Promise<void> {
+  await call('accounts:delete', { idToken: identity.idToken });
+}
+
+/** A structurally valid but unsigned token for a uid the emulator never issued. */
+export function forgedToken(uid: string): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({
+    iss: 'https://securetoken.google.com/demo-mymonit',
+    aud: 'demo-mymonit',
+    sub: uid,
+    user_id: uid,
+    iat: now,
+    exp: now + 3600,
+    auth_time: now,
+  })}.`;
+}

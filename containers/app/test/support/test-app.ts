@@ -1,0 +1,70 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import type { DependencyContainer } from 'tsyringe';
+import { Application } from '../../src/application';
+import { loadConfig, type AppConfig } from '../../src/config';
+import { buildContainer } from '../../src/container';
+import { OpenApiChecker } from './openapi-checker';
+import { ApiClient } from './api-client';
+
+export interface TestApp {
+  baseUrl: string;
+  config: AppConfig;
+  container: DependencyContainer;
+  api: ApiClient;
+  stop(): Promise<void>;
+}
+
+/** Environment of a test app: the local services, a database and AMQP names of its own. */
+export function testEnvironment(overrides: Record<string, string> = {}): Record<string, string | undefined> {
+  const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    DB_HOST: process.env.DB_HOST ?? '127.0.0.1',
+    DB_PORT: process.env.DB_PORT ?? '3306',
+    DB_USER: process.env.DB_USER ?? 'root',
+    DB_PASSWORD: process.env.DB_PASSWORD ?? '',
+    DB_DATABASE: `mymonit_test_${suffix}`,
+    RABBIT_URL: process.env.RABBIT_URL ?? '127.0.0.1',
+    RABBIT_EXCHANGE: `mymonit.test.${suffix}`,
+    RABBIT_QUEUE: `measures.test.${suffix}`,
+    REST_HOST: '127.0.0.1',
+    REST_PORT: '0',
+    FIREBASE_PROJECT_ID: 'demo-mymonit',
+    FIREBASE_AUTH_EMULATOR_HOST: process.env.FIREBASE_AUTH_EMULATOR_HOST,
+    ...overrides,
+  };
+}
+
+/** Starts the whole app in-process on an ephemeral port, against a fresh database. */
+export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  const config = loadConfig(testEnvironment(overrides));
+  const container = buildContainer(config);
+  const app = container.resolve(Application);
+  const address = await app.start();
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const document = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as ConstructorParameters<typeof OpenApiChecker>[0];
+  return {
+    baseUrl,
+    config,
+    container,
+    api: new ApiClient(baseUrl, new OpenApiChecker(document)),
+    async stop() {
+      await app.stop();
+      await dropDatabase(config);
+    },
+  };
+}
+
+export async function dropDatabase(config: AppConfig): Promise<void> {
+  const connection = await mysql.createConnection({
+    host: config.db.host,
+    port: config.db.port,
+    user: config.db.user,
+    password: config.db.password,
+  });
+  await connection.query(`DROP DATABASE IF EXISTS \`${config.db.database}\``);
+  await connection.end();
+}
