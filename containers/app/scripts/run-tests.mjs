@@ -19,7 +19,7 @@ if (specs.length === 0) {
 console.log(`running ${specs.length} spec files`);
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...specs],
+  ['--require', 'reflect-metadata', '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...specs],
   { cwd: appDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
 child.on('exit', (code) => process.exit(code ?? 1));

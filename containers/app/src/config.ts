@@ -55,30 +55,29 @@ const environmentSchema = z
     GOOGLE_APPLICATION_CREDENTIALS: optionalText,
     FIREBASE_PROJECT_ID: optionalText,
     FIREBASE_AUTH_EMULATOR_HOST: optionalText,
-  })
-  .superRefine((env, ctx) => {
-    if (!env.FIREBASE_PROJECT_ID && !env.GOOGLE_APPLICATION_CREDENTIALS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['FIREBASE_PROJECT_ID'],
-        message: 'required (or GOOGLE_APPLICATION_CREDENTIALS naming a service account file)',
-      });
-    }
-    if (env.NODE_ENV === 'production' && env.FIREBASE_AUTH_EMULATOR_HOST) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['FIREBASE_AUTH_EMULATOR_HOST'],
-        message: 'must not be set when NODE_ENV=production (it disables token signature checks)',
-      });
-    }
-    if (/^amqps?:\/\//.test(env.RABBIT_URL)) {
-      try {
-        new URL(env.RABBIT_URL);
-      } catch {
-        ctx.addIssue({ code: 'custom', path: ['RABBIT_URL'], message: 'not a valid AMQP URL' });
-      }
-    }
   });
+
+/**
+ * Rules across variables. They run on the raw environment even when single
+ * values are invalid, so one start-up attempt reports every problem.
+ */
+function crossChecks(environment: NodeJS.ProcessEnv): string[] {
+  const set = (name: string) => Boolean(environment[name]);
+  const problems: string[] = [];
+  if (!set('FIREBASE_PROJECT_ID') && !set('GOOGLE_APPLICATION_CREDENTIALS')) {
+    problems.push('FIREBASE_PROJECT_ID: required (or GOOGLE_APPLICATION_CREDENTIALS naming a service account file)');
+  }
+  if (environment.NODE_ENV === 'production' && set('FIREBASE_AUTH_EMULATOR_HOST')) {
+    problems.push(
+      'FIREBASE_AUTH_EMULATOR_HOST: must not be set when NODE_ENV=production (it disables token signature checks)',
+    );
+  }
+  const rabbitUrl = environment.RABBIT_URL ?? '';
+  if (/^amqps?:\/\//.test(rabbitUrl) && !URL.canParse(rabbitUrl)) {
+    problems.push('RABBIT_URL: not a valid AMQP URL');
+  }
+  return problems;
+}
 
 export interface AppConfig {
   env: 'production' | 'development' | 'test';
@@ -133,16 +132,16 @@ function amqpUrl(hostOrUrl: string, user: string, password: string): string {
  */
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = environmentSchema.safeParse(environment);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        const given = environment[name];
-        const shown = given === undefined || /PASSWORD/.test(name) ? '' : ` (got "${given}")`;
-        return `${name}: ${issue.message}${shown}`;
-      }),
-    );
-  }
+  const problems = [
+    ...(parsed.error?.issues ?? []).map((issue) => {
+      const name = issue.path.join('.');
+      const given = environment[name];
+      const shown = given === undefined || /PASSWORD|CREDENTIALS/.test(name) ? '' : ` (got "${given}")`;
+      return `${name}: ${issue.message}${shown}`;
+    }),
+    ...crossChecks(environment),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
   return {
     env: env.NODE_ENV,

@@ -21,7 +21,7 @@ export function testEnvironment(overrides: Record<string, string> = {}): Record<
   const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
   return {
     NODE_ENV: 'test',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     DB_HOST: process.env.DB_HOST ?? '127.0.0.1',
     DB_PORT: process.env.DB_PORT ?? '3306',
     DB_USER: process.env.DB_USER ?? 'root',

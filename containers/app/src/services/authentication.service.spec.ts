@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IdentityVerifier } from '../auth/identity-verifier';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { User } from '../model/user';
+import type { UserRepository } from '../storage/user.repository';
+import { AuthenticationService } from './authentication.service';
+
+const user = new User({
+  userId: 'S1',
+  name: 'N',
+  username: 'uid-1',
+  email: 'n@example.org',
+  role: 'SCIENTIST',
+  createdAt: new Date(),
+  updatedAt: new Date(),
+  erasedAt: null,
+});
+
+const verifier: IdentityVerifier = {
+  async verify(token) {
+    if (token.startsWith('good-')) return { uid: token.slice(5), expiresAt: 0 };
+    throw new UnauthenticatedError('invalid-token');
+  },
+};
+const users = {
+  findByUsername: async (uid: string) => (uid === 'uid-1' ? user : null),
+} as unknown as UserRepository;
+const service = new AuthenticationService(verifier, users);
+
+describe('AuthenticationService', () => {
+  it('When the token verifies and its uid is a user, then that user', async () => {
+    assert.equal(await service.authenticate('Bearer good-uid-1'), user);
+    assert.equal(await service.authenticate('bearer good-uid-1'), user);
+  });
+
+  it('When there is no header, a non-bearer header or a bad token, then UnauthenticatedError with a reason', async () => {
+    await assert.rejects(service.authenticate(undefined), { reason: 'missing-token' });
+    await assert.rejects(service.authenticate('Basic abc'), { reason: 'malformed-authorization-header' });
+    await assert.rejects(service.authenticate('Bearer '), UnauthenticatedError);
+    await assert.rejects(service.authenticate('Bearer bad'), { reason: 'invalid-token' });
+  });
+
+  it('When the token verifies but its uid is no user, then ForbiddenError', async () => {
+    await assert.rejects(service.authenticate('Bearer good-uid-2'), ForbiddenError);
+  });
+});

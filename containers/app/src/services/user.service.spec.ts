@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { User, type Actor, type Role, type UserProfile } from '../model/user';
+import type { UserRepository } from '../storage/user.repository';
+import { UserService } from './user.service';
+
+/** In-memory stand-in for the users table, enough for the service's rules. */
+class FakeUsers {
+  readonly rows = new Map<string, User>();
+  async insert(userId: string, profile: UserProfile, now: Date) {
+    const user = new User({ userId, ...profile, createdAt: now, updatedAt: now, erasedAt: null });
+    this.rows.set(userId, user);
+    return user;
+  }
+  async findById(userId: string) {
+    return this.rows.get(userId) ?? null;
+  }
+  async update(userId: string, profile: UserProfile, now: Date) {
+    Object.assign(this.rows.get(userId)!, profile, { updatedAt: now });
+    return true;
+  }
+  async erase(userId: string, now: Date) {
+    Object.assign(this.rows.get(userId)!, { name: null, email: null, username: null, erasedAt: now });
+    return true;
+  }
+  async countAdmins() {
+    return [...this.rows.values()].filter((u) => u.role === 'ADMIN' && !u.isErased).length;
+  }
+}
+
+const NOW = new Date('2026-11-25T12:00:00Z');
+const profile = (role: Role, username = `uid-${role}`): UserProfile => ({
+  name: 'N',
+  email: 'n@example.org',
+  username,
+  role,
+});
+const admin: Actor = { userId: 'A1', role: 'ADMIN' };
+const scientist: Actor = { userId: 'S1', role: 'SCIENTIST' };
+
+async function serviceWith(...users: [string, Role][]) {
+  const repository = new FakeUsers();
+  for (const [id, role] of users) await repository.insert(id, profile(role, `uid-${id}`), NOW);
+  return { repository, service: new UserService(repository as unknown as UserRepository, () => NOW) };
+}
+
+describe('UserService', () => {
+  it('When a scientist tries an admin action, then ForbiddenError and nothing changes', async () => {
+    const { repository, service } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
+    await assert.rejects(service.create(scientist, 'S2', profile('SCIENTIST')), ForbiddenError);
+    await assert.rejects(service.update(scientist, 'S1', profile('ADMIN')), ForbiddenError);
+    await assert.rejects(service.erase(scientist, 'A1'), ForbiddenError);
+    await assert.rejects(service.list(scientist, { limit: 10, includeErased: false }), ForbiddenError);
+    assert.equal(repository.rows.size, 2);
+    assert.equal(repository.rows.get('S1')!.role, 'SCIENTIST');
+  });
+
+  it('When a scientist reads another user, then ForbiddenError whether that user exists or not', async () => {
+    const { service } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
+    await assert.rejects(service.get(scientist, 'A1'), ForbiddenError);
+    await assert.rejects(service.get(scientist, 'GHOST'), ForbiddenError);
+    assert.equal((await service.get(scientist, 'S1')).userId, 'S1');
+  });
+
+  it('When the only admin would be erased or demoted, then ConflictError', async () => {
+    const { service } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
+    await assert.rejects(service.erase(admin, 'A1'), ConflictError);
+    await assert.rejects(service.update(admin, 'A1', profile('SCIENTIST', 'uid-A1')), ConflictError);
+  });
+
+  it('When there are two admins, then one may be demoted', async () => {
+    const { service } = await serviceWith(['A1', 'ADMIN'], ['A2', 'ADMIN']);
+    const demoted = await service.update(admin, 'A2', profile('SCIENTIST', 'uid-A2'));
+    assert.equal(demoted.role, 'SCIENTIST');
+  });
+
+  it('When an erased user is updated or erased again, then NotFoundError', async () => {
+    const { service } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
+    await service.erase(admin, 'S1');
+    await assert.rejects(service.erase(admin, 'S1'), NotFoundError);
+    await assert.rejects(service.update(admin, 'S1', profile('SCIENTIST')), NotFoundError);
+  });
+
+  it('When the bootstrap runs twice with the same values, then created then unchanged; new values update', async () => {
+    const { repository, service } = await serviceWith();
+    assert.equal(await service.bootstrapAdmin('A1', profile('SCIENTIST', 'uid-x')), 'created');
+    assert.equal(repository.rows.get('A1')!.role, 'ADMIN');
+    assert.equal(await service.bootstrapAdmin('A1', profile('SCIENTIST', 'uid-x')), 'unchanged');
+    assert.equal(await service.bootstrapAdmin('A1', profile('ADMIN', 'uid-y')), 'updated');
+    assert.equal(repository.rows.get('A1')!.username, 'uid-y');
+  });
+
+  it('When the bootstrap names an erased user, then ConflictError', async () => {
+    const { service } = await serviceWith(['A1', 'ADMIN'], ['A2', 'ADMIN']);
+    await service.erase(admin, 'A2');
+    await assert.rejects(service.bootstrapAdmin('A2', profile('ADMIN')), ConflictError);
+  });
+});
