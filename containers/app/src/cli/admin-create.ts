@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../errors';
 import { fieldErrors } from '../model/measure-message';

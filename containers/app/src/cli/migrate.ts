@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { Logging } from '../logging/logging';
 import { Migrator } from '../storage/migrator';
 import { cliContainer, runCli } from './cli-context';
