@@ -4,6 +4,7 @@ import {
   type DependencyContainer,
   type InjectionToken,
 } from 'tsyringe';
+import { CachedIdentityVerifier } from './auth/cached-identity-verifier';
 import { FirebaseIdentityVerifier } from './auth/firebase-identity-verifier';
 import { IDENTITY_VERIFIER } from './auth/identity-verifier';
 import { CONFIG, type AppConfig } from './config';
@@ -58,7 +59,8 @@ export function buildContainer(config: AppConfig, overrides: ContainerOverrides 
   const container = rootContainer.createChildContainer();
   container.register(CONFIG, { useValue: config });
   for (const component of SINGLETONS) container.registerSingleton(component as new () => unknown);
-  container.registerSingleton(IDENTITY_VERIFIER, FirebaseIdentityVerifier);
+  container.registerSingleton(FirebaseIdentityVerifier);
+  container.registerSingleton(IDENTITY_VERIFIER, CachedIdentityVerifier);
   for (const [token, value] of overrides.values ?? []) container.register(token, { useValue: value });
   return container;
 }

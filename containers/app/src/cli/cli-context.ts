@@ -20,6 +20,24 @@ export function configOrExit(environment: NodeJS.ProcessEnv = process.env): AppC
   }
 }
 
+/**
+ * Defaults for the local services of a development machine (MariaDB as root
+ * with an empty password, RabbitMQ as guest, the Auth Emulator's demo
+ * project). The environment and `.env` win over them.
+ */
+export function applyLocalDefaults(extra: Record<string, string> = {}): void {
+  loadEnvFile();
+  const defaults: Record<string, string> = {
+    NODE_ENV: 'development',
+    DB_HOST: '127.0.0.1',
+    DB_PASSWORD: '',
+    RABBIT_URL: '127.0.0.1',
+    FIREBASE_PROJECT_ID: 'demo-mymonit',
+    ...extra,
+  };
+  for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
+}
+
 export function cliContainer(): DependencyContainer {
   return buildContainer(configOrExit());
 }

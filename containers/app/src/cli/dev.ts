@@ -5,8 +5,7 @@ import { ExperimentRepository } from '../storage/experiment.repository';
 import { MeasureRepository } from '../storage/measure.repository';
 import { StorageConnector } from '../storage/storage-connector';
 import { UserService } from '../services/user.service';
-import { configOrExit } from './cli-context';
-import { loadEnvFile } from '../config';
+import { applyLocalDefaults, configOrExit } from './cli-context';
 
 /**
  * `npm run dev`: the newcomer's quick start. Runs inside the Firebase Auth
@@ -17,16 +16,7 @@ import { loadEnvFile } from '../config';
 const DEMO = { userId: 'ADMIN', email: 'admin@mymonit.dev', password: 'mymonit-dev', name: 'Demo Admin' };
 const DEMO_EXPERIMENT = 'DEMO-01';
 
-// Local defaults for development; the environment and .env win over them.
-loadEnvFile();
-const DEV_DEFAULTS: Record<string, string> = {
-  NODE_ENV: 'development',
-  DB_HOST: '127.0.0.1',
-  DB_PASSWORD: '',
-  RABBIT_URL: '127.0.0.1',
-  FIREBASE_PROJECT_ID: 'demo-mymonit',
-};
-for (const [name, value] of Object.entries(DEV_DEFAULTS)) process.env[name] ??= value;
+applyLocalDefaults();
 
 async function emulatorIdentity(): Promise<{ uid: string; idToken: string }> {
   const base = `http://${process.env.FIREBASE_AUTH_EMULATOR_HOST}/identitytoolkit.googleapis.com/v1`;

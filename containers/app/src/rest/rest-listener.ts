@@ -54,6 +54,8 @@ export class RestListener {
   private build(): Express {
     const app = express();
     app.disable('x-powered-by');
+    // Measure pages are large and rarely repeated: hashing each body for an ETag costs more than it saves.
+    app.set('etag', false);
     // Behind Nginx: the client address comes from X-Forwarded-For set by a local proxy.
     app.set('trust proxy', 'loopback, linklocal, uniquelocal');
     app.use(this.requestContext());
@@ -134,8 +136,17 @@ export class RestListener {
       const result = await route.handle({ ...inputs, user: user!, req, res });
       if (!result) return;
       for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-      if (result.body === undefined) res.status(result.status).end();
-      else res.status(result.status).json(result.body);
+      res.status(result.status);
+      if (result.body === undefined) {
+        res.end();
+        return;
+      }
+      // end(string) lets Node encode straight into the socket; res.json() first copies
+      // the whole body into a Buffer, which shows on pages of thousands of measures.
+      const json = JSON.stringify(result.body);
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(json));
+      res.end(json);
     };
   }
 

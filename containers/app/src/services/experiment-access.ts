@@ -14,10 +14,8 @@ export class ExperimentAccess {
   constructor(@inject(ExperimentRepository) private readonly experiments: ExperimentRepository) {}
 
   async visibleExperiment(actor: Actor, experimentId: string): Promise<Experiment> {
-    const experiment = await this.experiments.findById(experimentId);
-    if (experiment && (isAdmin(actor) || (await this.experiments.isAssociated(experiment.ref, actor.userId)))) {
-      return experiment;
-    }
+    const found = await this.experiments.findWithAssociation(experimentId, actor.userId);
+    if (found && (found.associated || isAdmin(actor))) return found.experiment;
     throw new NotFoundError(`experiment ${experimentId} not found`);
   }
 

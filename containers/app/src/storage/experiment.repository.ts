@@ -53,6 +53,21 @@ export class ExperimentRepository {
     return rows[0] ? toExperiment(rows[0]) : null;
   }
 
+  /** The experiment and whether `userId` is associated with it, in one round trip. */
+  async findWithAssociation(
+    experimentId: string,
+    userId: string,
+  ): Promise<{ experiment: Experiment; associated: boolean } | null> {
+    const [rows] = await this.storage.pool.execute<ExperimentRow[]>(
+      `SELECT ${COLUMNS},
+              EXISTS(SELECT 1 FROM experiment_users eu WHERE eu.experiment_ref = e.id AND eu.user_id = ?) AS associated
+       FROM experiments e WHERE e.experiment_id = ?`,
+      [userId, experimentId],
+    );
+    const row = rows[0];
+    return row ? { experiment: toExperiment(row), associated: Number(row.associated) === 1 } : null;
+  }
+
   /** Experiments in id order after `afterId`; only those associated with `userId` when given. */
   async list(limit: number, afterId: string | undefined, userId?: string): Promise<Experiment[]> {
     const [rows] = userId
@@ -122,14 +137,6 @@ export class ExperimentRepository {
       [ref, userId],
     );
     return result.affectedRows === 1;
-  }
-
-  async isAssociated(ref: number, userId: string): Promise<boolean> {
-    const [rows] = await this.storage.pool.execute<RowDataPacket[]>(
-      'SELECT 1 FROM experiment_users WHERE experiment_ref = ? AND user_id = ?',
-      [ref, userId],
-    );
-    return rows.length > 0;
   }
 
   async associatedUsers(ref: number): Promise<User[]> {
