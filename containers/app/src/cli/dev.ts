@@ -92,24 +92,20 @@ async function seedDemoExperiment(container: ReturnType<typeof buildContainer>) 
       new Date(),
     ));
   const now = Math.floor(Date.now() / 1000) * 1000;
-  const records = Array.from({ length: 3600 }, (_, i) => i).flatMap((i) => [
-    {
+  const sensors = [
+    { sensor: 'cryostat/temp', unit: 'K', at: (i: number) => 4.2 + 0.05 * Math.sin(i / 300) },
+    { sensor: 'cryostat/pressure', unit: 'mbar', at: (i: number) => 1.1 + 0.01 * Math.cos(i / 120) },
+  ];
+  const records = Array.from({ length: 3600 }, (_, i) => i).flatMap((i) =>
+    sensors.map(({ sensor, unit, at }) => ({
       experimentRef: experiment.ref,
-      sensor: 'cryostat/temp',
+      sensor,
       timestamp: now - i * 1000,
-      value: 4.2 + 0.05 * Math.sin(i / 300),
-      unit: 'K',
+      value: at(i),
+      unit,
       tags: null,
-    },
-    {
-      experimentRef: experiment.ref,
-      sensor: 'cryostat/pressure',
-      timestamp: now - i * 1000,
-      value: 1.1 + 0.01 * Math.cos(i / 120),
-      unit: 'mbar',
-      tags: null,
-    },
-  ]);
+    })),
+  );
   const measures = container.resolve(MeasureRepository);
   await container.resolve(StorageConnector).transaction((c) => measures.upsert(c, records));
 }

@@ -3,34 +3,18 @@ export type Role = (typeof ROLES)[number];
 
 /** A person known to MyMONIT. `name`, `email` and `username` are personal data. */
 export class User {
-  userId: string;
-  name: string | null;
+  userId!: string;
+  name!: string | null;
   /** The Firebase uid that signs in as this user; null once erased. */
-  username: string | null;
-  email: string | null;
-  role: Role;
-  createdAt: Date;
-  updatedAt: Date;
-  erasedAt: Date | null;
+  username!: string | null;
+  email!: string | null;
+  role!: Role;
+  createdAt!: Date;
+  updatedAt!: Date;
+  erasedAt!: Date | null;
 
-  constructor(fields: {
-    userId: string;
-    name: string | null;
-    username: string | null;
-    email: string | null;
-    role: Role;
-    createdAt: Date;
-    updatedAt: Date;
-    erasedAt: Date | null;
-  }) {
-    this.userId = fields.userId;
-    this.name = fields.name;
-    this.username = fields.username;
-    this.email = fields.email;
-    this.role = fields.role;
-    this.createdAt = fields.createdAt;
-    this.updatedAt = fields.updatedAt;
-    this.erasedAt = fields.erasedAt;
+  constructor(fields: Omit<User, 'isErased'>) {
+    Object.assign(this, fields);
   }
 
   get isErased(): boolean {
