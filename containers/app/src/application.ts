@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { IDENTITY_VERIFIER, type IdentityVerifier } from './auth/identity-verifier';
 import { CONFIG, describeConfig, type AppConfig } from './config';
 import { Logging, type Logger } from './logging/logging';
+import { LiveMeasures } from './rabbit/live-measures';
 import { RabbitConnector } from './rabbit/rabbit-connector';
+import { RabbitListener } from './rabbit/rabbit-listener';
 import { RestListener } from './rest/rest-listener';
 import { Migrator } from './storage/migrator';
 import { StorageConnector } from './storage/storage-connector';
@@ -20,6 +22,8 @@ export class Application {
     @inject(Migrator) private readonly migrator: Migrator,
     @inject(StorageConnector) private readonly storage: StorageConnector,
     @inject(RabbitConnector) private readonly rabbit: RabbitConnector,
+    @inject(RabbitListener) private readonly listener: RabbitListener,
+    @inject(LiveMeasures) private readonly live: LiveMeasures,
     @inject(RestListener) private readonly rest: RestListener,
     @inject(IDENTITY_VERIFIER) private readonly identities: IdentityVerifier,
   ) {
@@ -35,12 +39,16 @@ export class Application {
     }
     await this.migrator.migrate();
     this.rabbit.start();
+    this.live.start();
+    this.listener.start();
     return this.rest.start();
   }
 
   async stop(): Promise<void> {
     this.log.info('stopping MyMONIT');
-    await this.rest.stop();
+    // Stop taking work on both doors; finish and acknowledge what is in flight.
+    await Promise.all([this.rest.stop(), this.listener.stop()]);
+    await this.live.close();
     await this.rabbit.close();
     await this.storage.close();
     await this.identities.close?.();

@@ -48,6 +48,10 @@ const environmentSchema = z
     RABBIT_EXCHANGE: identifier('mymonit'),
     RABBIT_ROUTING: identifier('measures'),
     RABBIT_QUEUE: identifier('measures'),
+    RABBIT_QUEUE_TYPE: z.preprocess(emptyAsUnset, z.enum(['classic', 'quorum']).default('classic')),
+    INGEST_PREFETCH: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65535).default(2000)),
+    INGEST_BATCH_MESSAGES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(10_000).default(500)),
+    INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(50)),
     REST_HOST: text('0.0.0.0'),
     REST_PORT: port(5000, 0),
     LOGSTASH_HOST: text('localhost'),
@@ -96,6 +100,15 @@ export interface AppConfig {
     exchange: string;
     routingKey: string;
     queue: string;
+    queueType: 'classic' | 'quorum';
+  };
+  ingest: {
+    /** Unacknowledged deliveries the broker may push to this instance. */
+    prefetch: number;
+    /** A batch is written when it holds this many messages (or 10,000 measures, or 8 MiB)... */
+    batchMessages: number;
+    /** ...or when its first message has waited this long. */
+    batchWaitMs: number;
   };
   rest: { host: string; port: number };
   logstash: { host: string; port: number };
@@ -159,6 +172,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       exchange: env.RABBIT_EXCHANGE,
       routingKey: env.RABBIT_ROUTING,
       queue: env.RABBIT_QUEUE,
+      queueType: env.RABBIT_QUEUE_TYPE,
+    },
+    ingest: {
+      prefetch: env.INGEST_PREFETCH,
+      batchMessages: env.INGEST_BATCH_MESSAGES,
+      batchWaitMs: env.INGEST_BATCH_WAIT_MS,
     },
     rest: { host: env.REST_HOST, port: env.REST_PORT },
     logstash: { host: env.LOGSTASH_HOST, port: env.LOGSTASH_PORT },
@@ -183,6 +202,7 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     logLevel: config.logLevel,
     db: { ...config.db, password: '***' },
     rabbit: { ...config.rabbit, url: rabbitEndpoint(config) },
+    ingest: config.ingest,
     rest: config.rest,
     logstash: config.logstash,
     firebase: {

@@ -10,7 +10,12 @@ import { IDENTITY_VERIFIER } from './auth/identity-verifier';
 import { CONFIG, type AppConfig } from './config';
 import { Logging } from './logging/logging';
 import { Metrics } from './metrics/metrics';
+import { LiveMeasures } from './rabbit/live-measures';
+import { MeasurePublisher } from './rabbit/measure-publisher';
 import { RabbitConnector } from './rabbit/rabbit-connector';
+import { RabbitListener } from './rabbit/rabbit-listener';
+import { RabbitMessageProcessor } from './rabbit/rabbit-message-processor';
+import { LiveController } from './rest/controllers/live.controller';
 import { ExperimentController } from './rest/controllers/experiment.controller';
 import { MeasureController } from './rest/controllers/measure.controller';
 import { SystemController } from './rest/controllers/system.controller';
@@ -37,6 +42,10 @@ const SINGLETONS: (new (...args: never[]) => unknown)[] = [
   ExperimentRepository,
   MeasureRepository,
   RabbitConnector,
+  MeasurePublisher,
+  LiveMeasures,
+  RabbitMessageProcessor,
+  RabbitListener,
   ExperimentAccess,
   UserService,
   ExperimentService,
@@ -46,6 +55,7 @@ const SINGLETONS: (new (...args: never[]) => unknown)[] = [
   UserController,
   ExperimentController,
   MeasureController,
+  LiveController,
   RestListener,
 ];
 

@@ -28,6 +28,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ingestMessages = new Counter({
+    name: 'mymonit_ingest_messages_total',
+    help: 'AMQP messages settled by outcome: stored, rejected (dead-lettered) or requeued',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ingestMeasures = new Counter({
+    name: 'mymonit_ingest_measures_total',
+    help: 'Measures committed to MySQL by ingestion',
+    registers: [this.registry],
+  });
+
+  readonly ingestBatchSeconds = new Histogram({
+    name: 'mymonit_ingest_batch_duration_seconds',
+    help: 'Time to validate, store, dead-letter and acknowledge one batch',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: [this.registry],
+  });
+
+  readonly httpPublished = new Counter({
+    name: 'mymonit_http_ingest_messages_total',
+    help: 'Messages accepted over HTTP and confirmed by the broker',
+    registers: [this.registry],
+  });
+
   constructor() {
     this.registry.setDefaultLabels({ service: 'mymonit' });
     collectDefaultMetrics({ register: this.registry, prefix: 'mymonit_' });

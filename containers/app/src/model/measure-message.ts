@@ -80,12 +80,34 @@ function toEpochMillis(input: string | number): number {
   return typeof input === 'number' ? input : Date.parse(input);
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * For a union, the issues of the branch the input was meant for: the one whose
+ * issues are not a type mismatch of the value itself (an array given to the
+ * object branch), then the one with the fewest issues.
+ */
+function unionBranch(branches: Issue[][]): Issue[] {
+  const typeMismatch = (issues: Issue[]) => issues.some((i) => i.code === 'invalid_type' && i.path.length === 0);
+  return [...branches].sort((a, b) => Number(typeMismatch(a)) - Number(typeMismatch(b)) || a.length - b.length)[0] ?? [];
+}
+
+function flatten(issues: Issue[], base: PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+  return issues.flatMap((issue) => {
+    const path = [...base, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const branch = unionBranch(issue.errors);
+      if (branch.length > 0 && !branch.every((i) => i.code === 'invalid_type' && i.path.length === 0)) {
+        return flatten(branch, path);
+      }
+    }
+    return [{ path, message: issue.message }];
+  });
+}
+
 /** Turns zod issues into field errors, `prefix` naming where the value came from. */
 export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
-  return error.issues.map((issue) => ({
-    field: formatPath(prefix, issue.path),
-    message: issue.message,
-  }));
+  return flatten(error.issues).map((issue) => ({ field: formatPath(prefix, issue.path), message: issue.message }));
 }
 
 export function formatPath(prefix: string, path: PropertyKey[]): string {
@@ -106,20 +128,20 @@ export type ParsedMessage =
  * measure index (`[3].value`) so a rejected message says which measure was bad.
  */
 export function parseMeasureMessage(body: unknown): ParsedMessage {
-  const asList = Array.isArray(body);
-  const schema = asList ? MeasureMessage.def.options[1] : MeasureInput;
-  const result = schema.safeParse(body);
+  const result = MeasureMessage.safeParse(body);
   if (!result.success) return { ok: false, errors: fieldErrors(result.error) };
-  const inputs = (asList ? result.data : [result.data]) as z.output<typeof MeasureInput>[];
-  return {
-    ok: true,
-    measures: inputs.map((m) => ({
-      experimentId: m.experiment_id,
-      sensor: m.sensor,
-      timestamp: toEpochMillis(m.timestamp),
-      value: m.value,
-      unit: m.unit ?? null,
-      tags: m.tags && Object.keys(m.tags).length > 0 ? m.tags : null,
-    })),
-  };
+  return { ok: true, measures: toMeasures(result.data) };
+}
+
+/** Validated message input → domain measures (timestamps as epoch milliseconds). */
+export function toMeasures(message: z.output<typeof MeasureMessage>): Measure[] {
+  const inputs = Array.isArray(message) ? message : [message];
+  return inputs.map((m) => ({
+    experimentId: m.experiment_id,
+    sensor: m.sensor,
+    timestamp: toEpochMillis(m.timestamp),
+    value: m.value,
+    unit: m.unit ?? null,
+    tags: m.tags && Object.keys(m.tags).length > 0 ? m.tags : null,
+  }));
 }

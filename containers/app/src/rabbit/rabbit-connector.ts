@@ -1,16 +1,23 @@
 import { inject, injectable } from 'tsyringe';
-import amqp, { type AmqpConnectionManager } from 'amqp-connection-manager';
+import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel, Options } from 'amqplib';
 import { CONFIG, rabbitEndpoint, type AppConfig } from '../config';
+import { UnavailableError } from '../errors';
 import { Logging, type Logger } from '../logging/logging';
+import { declareTopology } from './topology';
+
+const PUBLISH_TIMEOUT_MS = 10_000;
 
 /**
- * The AMQP connection (the original's RabbitConnector): it connects in the
- * background and reconnects with back-off, so the app starts and serves REST
- * while the broker is away.
+ * The AMQP I/O (the original's RabbitConnector): one connection that reconnects
+ * with back-off by itself, a confirm channel for publishing, and channels whose
+ * setup re-runs on every reconnection. The app starts and serves REST while
+ * the broker is away.
  */
 @injectable()
 export class RabbitConnector {
   private connection: AmqpConnectionManager | null = null;
+  private publisher: ChannelWrapper | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -36,7 +43,44 @@ export class RabbitConnector {
       this.log.warn('cannot connect to RabbitMQ; retrying', { endpoint, reason: err?.message }),
     );
     this.connection = connection;
+    this.publisher = connection.createChannel({
+      name: 'publisher',
+      confirm: true,
+      publishTimeout: PUBLISH_TIMEOUT_MS,
+      setup: (channel: ConfirmChannel) => declareTopology(channel, this.config),
+    });
+    this.publisher.on('error', (error: Error) => this.log.error('publisher channel error', { reason: error.message }));
     return connection;
+  }
+
+  /** A channel (re)set up by `setup` on every connection; `setup` gets the raw amqplib channel. */
+  channel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ChannelWrapper {
+    const wrapper = this.start().createChannel({ name, confirm: false, setup });
+    wrapper.on('error', (error: Error) => this.log.error('channel setup failed', { channel: name, reason: error.message }));
+    return wrapper;
+  }
+
+  /** Drops the connection and reconnects (after a channel closed while the connection stayed up). */
+  reconnect(): void {
+    this.connection?.reconnect();
+  }
+
+  /** Publishes persistently and resolves once the broker confirmed; fails fast when it is away. */
+  async publish(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
+    if (!this.publisher || !this.isConnected()) throw new UnavailableError('the message broker is not reachable');
+    await this.publisher.publish(exchange, routingKey, body, { persistent: true, ...options });
+  }
+
+  /** Publishes and resolves once confirmed, waiting through a reconnection (bounded by the publish timeout). */
+  async publishReliably(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
+    if (!this.publisher) throw new UnavailableError('the message broker connection is not started');
+    await this.publisher.publish(exchange, routingKey, body, { persistent: true, ...options });
+  }
+
+  /** Fire and forget (no confirm awaited): for live events that are worthless once late. */
+  publishTransient(exchange: string, routingKey: string, body: Buffer): void {
+    if (!this.publisher || !this.isConnected()) return;
+    this.publisher.publish(exchange, routingKey, body, { persistent: false }).catch(() => undefined);
   }
 
   isConnected(): boolean {
@@ -44,7 +88,9 @@ export class RabbitConnector {
   }
 
   async close(): Promise<void> {
+    await this.publisher?.close();
     await this.connection?.close();
+    this.publisher = null;
     this.connection = null;
   }
 }

@@ -54,7 +54,7 @@ export const presentSensor = (s: SensorStats): z.input<typeof SensorStatsSchema>
 
 export const presentMeasure =
   (experimentId: string) =>
-  (m: StoredMeasure): z.input<typeof MeasureSchema> => ({
+  (m: Omit<StoredMeasure, 'sensorRef'>): z.input<typeof MeasureSchema> => ({
     experiment_id: experimentId,
     sensor: m.sensor,
     timestamp: new Date(m.timestamp).toISOString(),

@@ -12,6 +12,7 @@ import { Metrics } from '../metrics/metrics';
 import { requireAdmin } from '../services/access';
 import { AuthenticationService } from '../services/authentication.service';
 import { ExperimentController } from './controllers/experiment.controller';
+import { LiveController } from './controllers/live.controller';
 import { MeasureController } from './controllers/measure.controller';
 import { SystemController } from './controllers/system.controller';
 import { UserController } from './controllers/user.controller';
@@ -44,9 +45,11 @@ export class RestListener {
     @inject(UserController) users: UserController,
     @inject(ExperimentController) experiments: ExperimentController,
     @inject(MeasureController) measures: MeasureController,
+    @inject(LiveController) private readonly live: LiveController,
   ) {
     this.log = logging.logger('rest');
-    this.routes = [system, users, experiments, measures].flatMap((c) => c.routes());
+    // The live routes first: /measures/stream must not be taken for a measures read.
+    this.routes = [system, users, experiments, live, measures].flatMap((c) => c.routes());
     this.openApiDocument = buildOpenApiDocument(this.routes, VERSION);
     this.app = this.build();
   }
@@ -90,7 +93,8 @@ export class RestListener {
       res.locals.requestId = requestId;
       res.setHeader('X-Request-Id', requestId);
       const started = process.hrtime.bigint();
-      res.once('finish', () => {
+      // 'close' rather than 'finish': it also fires for streams the client ends.
+      res.once('close', () => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const route = (res.locals.route as string | undefined) ?? '(unmatched)';
         this.metrics.httpRequests.inc({ method: req.method, route, status: res.statusCode });
@@ -169,6 +173,7 @@ export class RestListener {
     if (!server) return;
     this.server = null;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    this.live.closeStreams();
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     await closed;

@@ -1,6 +1,8 @@
 import { inject, injectable } from 'tsyringe';
 import type { Readable } from 'node:stream';
 import { ValidationError } from '../errors';
+import { MeasurePublisher } from '../rabbit/measure-publisher';
+import type { MeasureInput } from '../model/measure-message';
 import type { MeasureCursor, MeasureRange, SensorStats, SortOrder, SummaryBucket } from '../model/measure';
 import type { Actor } from '../model/user';
 import { MeasureRepository, type StoredMeasure } from '../storage/measure.repository';
@@ -37,7 +39,28 @@ export class MeasureService {
   constructor(
     @inject(MeasureRepository) private readonly measures: MeasureRepository,
     @inject(ExperimentAccess) private readonly access: ExperimentAccess,
+    @inject(MeasurePublisher) private readonly publisher: MeasurePublisher,
   ) {}
+
+  /**
+   * HTTP ingestion: a validated message for this experiment goes to the same
+   * exchange as instruments' messages, and so through the same pipeline.
+   * Resolves once the broker has confirmed it.
+   */
+  async submit(actor: Actor, experimentId: string, message: MeasureInput | MeasureInput[], messageId: string): Promise<number> {
+    await this.access.visibleExperiment(actor, experimentId);
+    const list = Array.isArray(message) ? message : [message];
+    const foreign = list
+      .map((m, i) => ({ m, i }))
+      .filter(({ m }) => m.experiment_id !== experimentId)
+      .map(({ i }) => ({
+        field: Array.isArray(message) ? `body[${i}].experiment_id` : 'body.experiment_id',
+        message: `must be ${experimentId}, the experiment of the URL`,
+      }));
+    if (foreign.length > 0) throw new ValidationError(foreign.slice(0, 20));
+    await this.publisher.publish(Buffer.from(JSON.stringify(message)), { messageId, userId: actor.userId });
+    return list.length;
+  }
 
   async sensors(actor: Actor, experimentId: string): Promise<SensorStats[]> {
     const experiment = await this.access.visibleExperiment(actor, experimentId);

@@ -3,6 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { Connection as CoreConnection } from 'mysql2';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type {
+  Measure,
   MeasurePageQuery,
   MeasureRange,
   SensorStats,
@@ -19,6 +20,12 @@ export interface StoredMeasure {
   value: number;
   unit: string | null;
   tags: Record<string, string> | null;
+}
+
+/** Why a message was refused: the first of its measures that names no existing experiment. */
+export interface UnknownExperiment {
+  measureIndex: number;
+  experimentId: string;
 }
 
 /** A measure ready to be written: its experiment already resolved to the internal key. */
@@ -222,20 +229,54 @@ export class MeasureRepository {
   }
 
   /**
+   * Stores whole messages atomically: each message's measures are written if
+   * every experiment it names exists, and the message is refused otherwise.
+   * Experiments are read with a shared lock, so one cannot be deleted while
+   * its measures are being written. Returns the refused messages.
+   */
+  async storeMessages(messages: Measure[][]): Promise<Map<number, UnknownExperiment>> {
+    const ids = [...new Set(messages.flatMap((measures) => measures.map((m) => m.experimentId)))];
+    const { refused, sensors } = await this.storage.transaction(async (connection) => {
+      const [rows] = await connection.query<RowDataPacket[]>(
+        'SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
+        [ids],
+      );
+      const refs = new Map(rows.map((r) => [r.experiment_id as string, Number(r.id)]));
+      const refused = new Map<number, UnknownExperiment>();
+      const records: MeasureRecord[] = [];
+      messages.forEach((measures, index) => {
+        const unknown = measures.findIndex((m) => !refs.has(m.experimentId));
+        if (unknown >= 0) {
+          refused.set(index, { measureIndex: unknown, experimentId: measures[unknown]!.experimentId });
+          return;
+        }
+        for (const m of measures) records.push({ ...m, experimentRef: refs.get(m.experimentId)! });
+      });
+      const sensors = records.length > 0 ? await this.upsert(connection, records) : new Map<string, number>();
+      return { refused, sensors };
+    });
+    // Only now: keys created by a transaction that rolled back must never be cached.
+    for (const [key, id] of sensors) this.sensorKeys.set(key, id);
+    return refused;
+  }
+
+  /**
    * Writes measures in multi-row statements that upsert on the natural key
-   * (last write wins). Runs on the caller's connection so it can join a
-   * transaction.
+   * (last write wins), on the caller's connection so it joins its transaction.
+   * Returns the sensor keys it created or looked up, for the caller to cache
+   * once the transaction has committed.
    */
   async upsert(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement = 1000) {
-    const keys = await this.ensureSensors(connection, records);
+    const keys = await this.sensorKeysFor(connection, records);
     for (let start = 0; start < records.length; start += rowsPerStatement) {
       const chunk = records.slice(start, start + rowsPerStatement);
       const values: unknown[] = [];
       for (const r of chunk) {
+        const key = `${r.experimentRef}/${r.sensor}`;
         values.push(
           r.experimentRef,
           r.timestamp,
-          keys.get(`${r.experimentRef}/${r.sensor}`),
+          keys.get(key) ?? this.sensorKeys.get(key),
           r.value,
           r.unit,
           r.tags === null ? null : JSON.stringify(r.tags),
@@ -248,24 +289,25 @@ export class MeasureRepository {
         values,
       );
     }
+    return keys;
   }
 
-  /** Resolves (and creates when new) the sensor keys that `records` name. */
-  private async ensureSensors(connection: PoolConnection, records: MeasureRecord[]) {
+  /** Keys of the sensors that `records` name and the cache lacks, creating the new ones. */
+  private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[]) {
     const missing = new Map<string, [number, string]>();
     for (const r of records) {
       const key = `${r.experimentRef}/${r.sensor}`;
       if (!this.sensorKeys.has(key)) missing.set(key, [r.experimentRef, r.sensor]);
     }
-    if (missing.size > 0) {
-      const pairs = [...missing.values()];
-      await connection.query('INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', [pairs]);
-      const [rows] = await connection.query<RowDataPacket[]>(
-        'SELECT id, experiment_ref, sensor FROM sensors WHERE (experiment_ref, sensor) IN (?)',
-        [pairs],
-      );
-      for (const row of rows) this.sensorKeys.set(`${row.experiment_ref}/${row.sensor}`, row.id);
-    }
-    return this.sensorKeys;
+    const found = new Map<string, number>();
+    if (missing.size === 0) return found;
+    const pairs = [...missing.values()];
+    await connection.query('INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', [pairs]);
+    const [rows] = await connection.query<RowDataPacket[]>(
+      'SELECT id, experiment_ref, sensor FROM sensors WHERE (experiment_ref, sensor) IN (?)',
+      [pairs],
+    );
+    for (const row of rows) found.set(`${row.experiment_ref}/${row.sensor}`, Number(row.id));
+    return found;
   }
 }

@@ -48,6 +48,17 @@ const PROTECTED: { method: string; path: string; body?: unknown; template: strin
     path: '/experiments/EXP-A/measures/summary?bucket=1h',
     template: '/experiments/{experiment_id}/measures/summary',
   },
+  {
+    method: 'GET',
+    path: '/experiments/EXP-A/measures/stream',
+    template: '/experiments/{experiment_id}/measures/stream',
+  },
+  {
+    method: 'POST',
+    path: '/experiments/EXP-A/measures',
+    template: '/experiments/{experiment_id}/measures',
+    body: { experiment_id: 'EXP-A', sensor: 'auth/matrix', value: 1, timestamp: '2026-11-23T10:00:00Z' },
+  },
 ];
 
 /** The reads of one experiment: what association grants. */
@@ -56,19 +67,25 @@ const EXPERIMENT_READS = (id: string) => [
   `/experiments/${id}/sensors`,
   `/experiments/${id}/measures`,
   `/experiments/${id}/measures/summary?bucket=1h`,
+  `/experiments/${id}/measures/stream`,
 ];
+
+/** What association grants besides reads: publishing measures over HTTP. */
+const ASSOCIATED_WRITES = ['POST /experiments/{experiment_id}/measures'];
 
 const ADMIN_ONLY = PROTECTED.filter(
   (r) =>
-    r.method !== 'GET' ||
-    ['/users', '/experiments/{experiment_id}/users'].includes(r.template),
+    !ASSOCIATED_WRITES.includes(`${r.method} ${r.template}`) &&
+    (r.method !== 'GET' || ['/users', '/experiments/{experiment_id}/users'].includes(r.template)),
 );
+
+const headersOnly = (path: string) => path.endsWith('/stream');
 
 describe('Authorisation matrix', () => {
   let app: TestApp;
   let world: World;
   const send = (route: (typeof PROTECTED)[number], token?: string, headers?: Record<string, string>) =>
-    app.api.request(route.method, route.path, { token, body: route.body, headers });
+    app.api.request(route.method, route.path, { token, body: route.body, headers, headersOnly: headersOnly(route.path) });
 
   before(async () => {
     app = await startTestApp();
@@ -141,7 +158,7 @@ describe('Authorisation matrix', () => {
 
   it('When a scientist reads an experiment they are not associated with, then 404 on every read', async () => {
     for (const path of [...EXPERIMENT_READS('EXP-A'), ...EXPERIMENT_READS('EXP-B'), ...EXPERIMENT_READS('NOPE')]) {
-      const response = await app.api.get(path, { token: world.outsider.token });
+      const response = await app.api.get(path, { token: world.outsider.token, headersOnly: headersOnly(path) });
       assertProblem(response, 404);
     }
     const list = await app.api.get('/experiments', { token: world.outsider.token });
@@ -150,11 +167,17 @@ describe('Authorisation matrix', () => {
 
   it('When an associated scientist reads their experiment, then 200; the other one stays 404', async () => {
     for (const path of EXPERIMENT_READS('EXP-A')) {
-      assert.equal((await app.api.get(path, { token: world.scientist.token })).status, 200, path);
+      assert.equal((await app.api.get(path, { token: world.scientist.token, headersOnly: headersOnly(path) })).status, 200, path);
     }
     for (const path of EXPERIMENT_READS('EXP-B')) {
-      assertProblem(await app.api.get(path, { token: world.scientist.token }), 404);
+      assertProblem(await app.api.get(path, { token: world.scientist.token, headersOnly: headersOnly(path) }), 404);
     }
+    const published = await app.api.post('/experiments/EXP-A/measures', { experiment_id: 'EXP-A', sensor: 's', value: 1, timestamp: '2026-11-23T10:00:00Z' }, { token: world.scientist.token });
+    assert.equal(published.status, 202);
+    assertProblem(
+      await app.api.post('/experiments/EXP-B/measures', { experiment_id: 'EXP-B', sensor: 's', value: 1, timestamp: '2026-11-23T10:00:00Z' }, { token: world.scientist.token }),
+      404,
+    );
     const list = await app.api.get('/experiments', { token: world.scientist.token });
     assert.deepEqual(list.body.items.map((e: { experiment_id: string }) => e.experiment_id), ['EXP-A']);
   });
@@ -174,6 +197,7 @@ describe('Authorisation matrix', () => {
       'POST /users': 201,
       'POST /experiments': 201,
       'POST /experiments/{experiment_id}/users': 201,
+      'POST /experiments/{experiment_id}/measures': 202,
       'DELETE /users/{user_id}': 204,
       'DELETE /experiments/{experiment_id}/users/{user_id}': 204,
     };
@@ -183,7 +207,11 @@ describe('Authorisation matrix', () => {
     const ordered = [...PROTECTED].sort((a, b) => rank(a) - rank(b));
     for (const route of ordered) {
       const path = route.method === 'DELETE' && route.template === '/experiments/{experiment_id}' ? `${route.path}?force=true` : route.path;
-      const response = await app.api.request(route.method, path, { token: world.admin.token, body: route.body });
+      const response = await app.api.request(route.method, path, {
+        token: world.admin.token,
+        body: route.body,
+        headersOnly: headersOnly(path),
+      });
       const want = expected[`${route.method} ${route.template}`] ?? (route.method === 'DELETE' ? 204 : 200);
       assert.equal(response.status, want, `${route.method} ${path}: ${response.text}`);
     }

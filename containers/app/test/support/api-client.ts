@@ -16,6 +16,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Skip the OpenAPI check: only for requests to routes that do not exist. */
   undocumented?: boolean;
+  /** Stop after the headers (event streams never end); the body is not read. */
+  headersOnly?: boolean;
 }
 
 /** HTTP client for component tests: every response is checked against the OpenAPI document. */
@@ -35,13 +37,16 @@ export class ApiClient {
     } else if (body !== undefined) {
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body });
-    const text = await response.text();
+    const abort = new AbortController();
+    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body, signal: abort.signal });
     const contentType = response.headers.get('content-type');
+    const streaming = options.headersOnly && response.ok;
+    const text = streaming ? '' : await response.text();
+    if (streaming) abort.abort();
     const parsed = contentType?.includes('json') && text ? JSON.parse(text) : text;
     assert.ok(response.headers.get('x-request-id'), `${method} ${path}: no X-Request-Id`);
     if (!options.undocumented) {
-      this.checker.check(method, path.split('?')[0]!, response.status, contentType, parsed);
+      this.checker.check(method, path.split('?')[0]!, response.status, contentType, streaming ? undefined : parsed);
     }
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }

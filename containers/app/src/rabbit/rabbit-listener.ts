@@ -1,0 +1,219 @@
+import { inject, injectable } from 'tsyringe';
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { CONFIG, type AppConfig } from '../config';
+import { Logging, type Logger } from '../logging/logging';
+import { Metrics } from '../metrics/metrics';
+import { LiveMeasures } from './live-measures';
+import { RabbitConnector } from './rabbit-connector';
+import { RabbitMessageProcessor, type Outcome } from './rabbit-message-processor';
+import { declareTopology, topologyOf } from './topology';
+
+/** A message with the channel it came on: acks go to that channel or nowhere. */
+interface Delivery {
+  channel: Channel;
+  message: ConsumeMessage;
+  generation: number;
+}
+
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const SHUTDOWN_GRACE_MS = 30_000;
+
+/**
+ * Consumes the measures queue (the original's RabbitListener): gathers
+ * deliveries into batches (by count, bytes and a short wait), has the
+ * processor store them, dead-letters refused messages with the reason, and
+ * acks only what is committed or dead-lettered. One batch is written at a
+ * time while the next one gathers.
+ */
+@injectable()
+export class RabbitListener {
+  private readonly log: Logger;
+  private readonly topology;
+  private wrapper: ChannelWrapper | null = null;
+  private consumer: { channel: Channel; tag: string } | null = null;
+  private generation = 0;
+  private readonly openGenerations = new Set<number>();
+  private pending: Delivery[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private abandoning = false;
+
+  constructor(
+    @inject(CONFIG) private readonly config: AppConfig,
+    @inject(RabbitConnector) private readonly connector: RabbitConnector,
+    @inject(RabbitMessageProcessor) private readonly processor: RabbitMessageProcessor,
+    @inject(LiveMeasures) private readonly live: LiveMeasures,
+    @inject(Metrics) private readonly metrics: Metrics,
+    @inject(Logging) logging: Logging,
+  ) {
+    this.log = logging.logger('ingest');
+    this.topology = topologyOf(config);
+  }
+
+  start(): void {
+    this.wrapper = this.connector.channel('consumer', async (channel) => {
+      await declareTopology(channel, this.config);
+      await channel.prefetch(this.config.ingest.prefetch);
+      const generation = ++this.generation;
+      this.openGenerations.add(generation);
+      channel.once('close', () => {
+        this.openGenerations.delete(generation);
+        if (!this.stopping && this.connector.isConnected()) {
+          // The channel died while the connection lives on: reconnect so it comes back.
+          this.log.warn('consumer channel closed; reconnecting');
+          this.connector.reconnect();
+        }
+      });
+      const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
+        if (message) this.receive({ channel, message, generation });
+        else if (!this.stopping) this.connector.reconnect(); // cancelled by the broker (queue deleted)
+      });
+      this.consumer = { channel, tag: consumerTag };
+      this.log.info('consuming', { queue: this.topology.queue, prefetch: this.config.ingest.prefetch });
+    });
+  }
+
+  private receive(delivery: Delivery): void {
+    this.pending.push(delivery);
+    this.pendingBytes += delivery.message.content.length;
+    if (this.pending.length >= this.config.ingest.batchMessages || this.pendingBytes >= MAX_BATCH_BYTES) {
+      void this.flush();
+    } else {
+      this.timer ??= setTimeout(() => void this.flush(), this.config.ingest.batchWaitMs);
+    }
+  }
+
+  /** Queues the gathered deliveries for writing; resolves when every batch so far is settled. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.writing = this.writing
+        .then(() => this.settle(batch))
+        .catch((error: Error) => {
+          // Unacked, so the broker redelivers the batch; storing is idempotent.
+          this.log.error('batch failed', { reason: error.message, stack: error.stack });
+        });
+    }
+    return this.writing;
+  }
+
+  private async settle(batch: Delivery[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const wanted = () => !this.abandoning && batch.some((d) => this.openGenerations.has(d.generation));
+    const outcomes = await this.processor.process(
+      batch.map((d) => d.message.content),
+      wanted,
+    );
+    await this.deadLetter(batch, outcomes);
+    this.acknowledge(batch, outcomes);
+    this.report(batch, outcomes, Number(process.hrtime.bigint() - started) / 1e9);
+    const stored = outcomes.flatMap((o) => (o.stored === true ? o.measures : []));
+    if (stored.length > 0) this.live.announce(stored);
+  }
+
+  /** Publishes refused messages to the dead-letter exchange with the reason; unconfirmed ones stay unsettled. */
+  private async deadLetter(batch: Delivery[], outcomes: Outcome[]): Promise<void> {
+    await Promise.all(
+      outcomes.map(async (outcome, i) => {
+        if (outcome.stored !== false) return;
+        const { message } = batch[i]!;
+        this.log.warn('message rejected', { event: 'ingest.rejected', reason: outcome.reason, bytes: message.content.length });
+        try {
+          await this.connector.publishReliably(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
+            ...message.properties,
+            headers: {
+              ...message.properties.headers,
+              'x-mymonit-error': outcome.reason,
+              'x-mymonit-rejected-at': new Date().toISOString(),
+              'x-mymonit-queue': this.topology.queue,
+            },
+            persistent: true,
+          });
+        } catch (error) {
+          this.log.error('cannot dead-letter a rejected message; it will be redelivered', {
+            reason: (error as Error).message,
+          });
+          outcomes[i] = { stored: null };
+        }
+      }),
+    );
+  }
+
+  /** Acks settled messages (one multiple-ack per channel when all are settled); requeues the others. */
+  private acknowledge(batch: Delivery[], outcomes: Outcome[]): void {
+    const byChannel = new Map<Channel, { delivery: Delivery; settled: boolean }[]>();
+    batch.forEach((delivery, i) => {
+      if (!this.openGenerations.has(delivery.generation)) return; // gone: the broker redelivers
+      const list = byChannel.get(delivery.channel) ?? [];
+      list.push({ delivery, settled: outcomes[i]!.stored !== null });
+      byChannel.set(delivery.channel, list);
+    });
+    for (const [channel, list] of byChannel) {
+      try {
+        if (list.every((d) => d.settled)) {
+          channel.ack(list[list.length - 1]!.delivery.message, true);
+        } else {
+          for (const { delivery, settled } of list) {
+            if (settled) channel.ack(delivery.message);
+            else channel.nack(delivery.message, false, true);
+          }
+        }
+      } catch (error) {
+        this.log.warn('cannot acknowledge on a closed channel; the broker will redeliver', {
+          reason: (error as Error).message,
+        });
+      }
+    }
+  }
+
+  private report(batch: Delivery[], outcomes: Outcome[], seconds: number): void {
+    let stored = 0;
+    let rejected = 0;
+    let unsettled = 0;
+    let measures = 0;
+    for (const o of outcomes) {
+      if (o.stored === true) {
+        stored++;
+        measures += o.measures.length;
+      } else if (o.stored === false) rejected++;
+      else unsettled++;
+    }
+    this.metrics.ingestMessages.inc({ outcome: 'stored' }, stored);
+    this.metrics.ingestMessages.inc({ outcome: 'rejected' }, rejected);
+    this.metrics.ingestMessages.inc({ outcome: 'requeued' }, unsettled);
+    this.metrics.ingestMeasures.inc(measures);
+    this.metrics.ingestBatchSeconds.observe(seconds);
+    this.log.info('batch stored', {
+      event: 'ingest.batch',
+      messages: batch.length,
+      stored,
+      rejected,
+      requeued: unsettled,
+      measures,
+      latencyMs: Math.round(seconds * 1e6) / 1e3,
+    });
+  }
+
+  /** Stops consuming, writes and acks what is in flight (bounded by a grace period), closes the channel. */
+  async stop(): Promise<void> {
+    if (!this.wrapper || this.stopping) return;
+    this.stopping = true;
+    const consumer = this.consumer;
+    if (consumer) await consumer.channel.cancel(consumer.tag).catch(() => undefined);
+    const grace = setTimeout(() => {
+      this.abandoning = true;
+      this.log.warn('shutdown grace period over: unsettled messages go back to the queue');
+    }, SHUTDOWN_GRACE_MS);
+    await this.flush();
+    clearTimeout(grace);
+    await this.wrapper.close();
+    this.wrapper = null;
+  }
+}

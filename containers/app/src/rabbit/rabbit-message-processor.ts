@@ -1,0 +1,150 @@
+import { inject, injectable } from 'tsyringe';
+import { backOff } from 'exponential-backoff';
+import type { Measure } from '../model/measure';
+import { MAX_MESSAGE_BYTES, formatPath, parseMeasureMessage } from '../model/measure-message';
+import { Logging, type Logger } from '../logging/logging';
+import { MeasureRepository } from '../storage/measure.repository';
+
+/** What became of one message. */
+export type Outcome =
+  | { stored: true; measures: Measure[] }
+  | { stored: false; reason: string }
+  /** Not settled: the batch was abandoned (shutdown, or its channel is gone); the broker redelivers it. */
+  | { stored: null };
+
+const MAX_REASON_LENGTH = 1000;
+
+interface Decoded {
+  index: number;
+  measures: Measure[];
+  isArray: boolean;
+}
+
+/** MySQL errors after which the same write may well succeed: wait and retry. */
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_QUERY_INTERRUPTED',
+  'ER_CONNECTION_KILLED',
+  'ER_CANT_LOCK',
+]);
+
+export function isTransient(error: unknown): boolean {
+  const e = error as { code?: string; fatal?: boolean; message?: string };
+  return TRANSIENT.has(e?.code ?? '') || e?.fatal === true || /Pool is closed|Connection lost/i.test(e?.message ?? '');
+}
+
+const clip = (reason: string) => (reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason);
+
+/**
+ * The logic of ingestion (the original's RabbitMessageProcessor), free of AMQP:
+ * decode and validate each message, store the valid ones atomically, say why
+ * the others were refused. Waits out MySQL outages with back-off; never
+ * reports as stored what was not committed.
+ */
+@injectable()
+export class RabbitMessageProcessor {
+  private readonly log: Logger;
+
+  constructor(
+    @inject(MeasureRepository) private readonly measures: MeasureRepository,
+    @inject(Logging) logging: Logging,
+  ) {
+    this.log = logging.logger('ingest');
+  }
+
+  /** Decodes one message body; either its measures or why it is refused. */
+  decode(body: Buffer): { measures: Measure[]; isArray: boolean } | { reason: string } {
+    if (body.length > MAX_MESSAGE_BYTES) {
+      return { reason: `message of ${body.length} bytes is larger than ${MAX_MESSAGE_BYTES} (16 MiB)` };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      return { reason: `not valid JSON: ${(error as Error).message}` };
+    }
+    const parsed = parseMeasureMessage(json);
+    if (!parsed.ok) return { reason: clip(parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; ')) };
+    return { measures: parsed.measures, isArray: Array.isArray(json) };
+  }
+
+  /**
+   * Settles a batch of message bodies. `stillWanted` is asked before each retry:
+   * when it says no (shutdown, channel lost), the batch is abandoned unsettled.
+   */
+  async process(bodies: Buffer[], stillWanted: () => boolean = () => true): Promise<Outcome[]> {
+    const outcomes: Outcome[] = new Array(bodies.length);
+    const valid: Decoded[] = [];
+    bodies.forEach((body, index) => {
+      const decoded = this.decode(body);
+      if ('reason' in decoded) outcomes[index] = { stored: false, reason: decoded.reason };
+      else valid.push({ index, ...decoded });
+    });
+    await this.store(valid, outcomes, stillWanted);
+    return outcomes;
+  }
+
+  private async store(
+    valid: Decoded[],
+    outcomes: Outcome[],
+    stillWanted: () => boolean,
+  ): Promise<void> {
+    if (valid.length === 0) return;
+    let refused;
+    try {
+      refused = await this.withRetries(() => this.measures.storeMessages(valid.map((v) => v.measures)), stillWanted);
+    } catch (error) {
+      if (isTransient(error) || !stillWanted()) {
+        for (const v of valid) outcomes[v.index] = { stored: null };
+        return;
+      }
+      if (valid.length === 1) {
+        // MySQL refuses this very message: dead-letter it rather than stall the queue.
+        const e = error as { code?: string; message?: string };
+        outcomes[valid[0]!.index] = { stored: false, reason: clip(`storage refused the message: ${e.code ?? ''} ${e.message ?? ''}`.trim()) };
+        return;
+      }
+      // Find the culprit by halves; the innocent messages are stored.
+      const half = Math.ceil(valid.length / 2);
+      await this.store(valid.slice(0, half), outcomes, stillWanted);
+      await this.store(valid.slice(half), outcomes, stillWanted);
+      return;
+    }
+    valid.forEach((v, i) => {
+      const unknown = refused.get(i);
+      outcomes[v.index] = unknown
+        ? {
+            stored: false,
+            reason: `${formatPath('', v.isArray ? [unknown.measureIndex, 'experiment_id'] : ['experiment_id'])}: unknown experiment ${unknown.experimentId}`,
+          }
+        : { stored: true, measures: v.measures };
+    });
+  }
+
+  private withRetries<T>(work: () => Promise<T>, stillWanted: () => boolean): Promise<T> {
+    return backOff(work, {
+      numOfAttempts: Number.MAX_SAFE_INTEGER,
+      startingDelay: 200,
+      maxDelay: 5_000,
+      timeMultiple: 2,
+      jitter: 'full',
+      retry: (error: unknown, attempt: number) => {
+        if (!isTransient(error) || !stillWanted()) return false;
+        const e = error as { code?: string; message?: string };
+        this.log.warn('cannot store measures; retrying', { attempt, reason: e.code ?? e.message });
+        return true;
+      },
+    });
+  }
+}
