@@ -1,55 +1,11 @@
-import { spawn } from 'node:child_process';
 import { Agent, get } from 'node:http';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { applyLocalDefaults } from '../src/cli/cli-context';
 
-const appDir = join(__dirname, '..');
+export { freePort, startAppProcess } from '../test/support/app-process';
 
 /** Benchmarks and the seed use the local services and a database of their own, unless the environment says otherwise. */
 export function useBenchEnvironment(): void {
   applyLocalDefaults({ DB_DATABASE: 'mymonit_bench', LOG_LEVEL: 'warn' });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-export interface AppProcess {
-  pid: number;
-  stop(): Promise<number | null>;
-}
-
-/** Starts the app (`src/main.ts`) in a process of its own and waits until /health answers. */
-export async function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
-  const profile = process.env.BENCH_APP_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_APP_CPU_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--require', 'reflect-metadata', '--import', 'tsx', 'src/main.ts'], {
-    cwd: appDir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://${env.REST_HOST ?? '127.0.0.1'}:${env.REST_PORT}/health`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`the app exited with ${child.exitCode} before answering`);
-    try {
-      if ((await fetch(url)).ok) break;
-    } catch {
-      if (i > 300) throw new Error('the app did not answer /health within 30 s');
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    pid: child.pid!,
-    async stop() {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
 }
 
 /**

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every *.spec.ts under src/ and test/ with node's test runner (through tsx).
+// Runs every *.spec.ts under src/ and test/ with node's test runner (through tsx),
+// one file at a time: the outage tests stop the shared broker and database.
 //   node scripts/run-tests.mjs [filter]   (filter: substring of the spec path)
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -19,7 +20,7 @@ if (specs.length === 0) {
 console.log(`running ${specs.length} spec files`);
 const child = spawn(
   process.execPath,
-  ['--require', 'reflect-metadata', '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...specs],
+  ['--require', 'reflect-metadata', '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 1}`, ...specs],
   { cwd: appDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
 child.on('exit', (code) => process.exit(code ?? 1));

@@ -121,7 +121,7 @@ export class LiveMeasures {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await this.wrapper?.close();
+    await this.wrapper?.close().catch(() => undefined);
     this.wrapper = null;
     this.current = null;
   }

@@ -87,9 +87,10 @@ export class RabbitConnector {
     return this.connection?.isConnected() ?? false;
   }
 
+  /** Closes channels and connection; a broker that is already gone is not an error here. */
   async close(): Promise<void> {
-    await this.publisher?.close();
-    await this.connection?.close();
+    await this.publisher?.close().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
     this.publisher = null;
     this.connection = null;
   }

@@ -61,22 +61,35 @@ export class RabbitListener {
       this.openGenerations.add(generation);
       channel.once('close', () => {
         this.openGenerations.delete(generation);
-        if (!this.stopping && this.connector.isConnected()) {
-          // The channel died while the connection lives on: reconnect so it comes back.
-          this.log.warn('consumer channel closed; reconnecting');
-          this.connector.reconnect();
-        }
+        this.recoverLater(generation);
       });
       const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
         if (message) this.receive({ channel, message, generation });
-        else if (!this.stopping) this.connector.reconnect(); // cancelled by the broker (queue deleted)
+        else this.recoverLater(generation); // cancelled by the broker (queue deleted)
       });
       this.consumer = { channel, tag: consumerTag };
       this.log.info('consuming', { queue: this.topology.queue, prefetch: this.config.ingest.prefetch });
     });
   }
 
+  /**
+   * When the consumer channel is lost but the connection lives on (a channel
+   * error, a deleted queue), nothing would bring it back: force a reconnection.
+   * Waits first, because a lost connection also closes its channels, and the
+   * connection manager then reconnects by itself.
+   */
+  private recoverLater(generation: number): void {
+    setTimeout(() => {
+      if (!this.stopping && this.generation === generation && this.connector.isConnected()) {
+        this.log.warn('consumer channel lost while connected; reconnecting');
+        this.connector.reconnect();
+      }
+    }, 2_000).unref();
+  }
+
   private receive(delivery: Delivery): void {
+    // After stop() cancelled the consumer, stragglers stay unacked: the broker requeues them when the channel closes.
+    if (this.stopping) return;
     this.pending.push(delivery);
     this.pendingBytes += delivery.message.content.length;
     if (this.pending.length >= this.config.ingest.batchMessages || this.pendingBytes >= MAX_BATCH_BYTES) {
@@ -213,7 +226,7 @@ export class RabbitListener {
     }, SHUTDOWN_GRACE_MS);
     await this.flush();
     clearTimeout(grace);
-    await this.wrapper.close();
+    await this.wrapper.close().catch(() => undefined);
     this.wrapper = null;
   }
 }

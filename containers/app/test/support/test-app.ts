@@ -7,6 +7,7 @@ import { loadConfig, type AppConfig } from '../../src/config';
 import { buildContainer } from '../../src/container';
 import { OpenApiChecker } from './openapi-checker';
 import { ApiClient } from './api-client';
+import { AmqpClient } from './amqp';
 
 export interface TestApp {
   baseUrl: string;
@@ -38,9 +39,20 @@ export function testEnvironment(overrides: Record<string, string> = {}): Record<
   };
 }
 
-/** Starts the whole app in-process on an ephemeral port, against a fresh database. */
-export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
-  const config = loadConfig(testEnvironment(overrides));
+/**
+ * Starts the whole app in-process on an ephemeral port, against a fresh
+ * database and AMQP names of its own; or, with `shareWith`, a second instance
+ * on the same database and queues (that one cleans up nothing).
+ */
+export async function startTestApp(overrides: Record<string, string> = {}, shareWith?: TestApp): Promise<TestApp> {
+  const shared: Record<string, string> = shareWith
+    ? {
+        DB_DATABASE: shareWith.config.db.database,
+        RABBIT_EXCHANGE: shareWith.config.rabbit.exchange,
+        RABBIT_QUEUE: shareWith.config.rabbit.queue,
+      }
+    : {};
+  const config = loadConfig(testEnvironment({ ...shared, ...overrides }));
   const container = buildContainer(config);
   const app = container.resolve(Application);
   const address = await app.start();
@@ -53,9 +65,18 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     api: new ApiClient(baseUrl, new OpenApiChecker(document)),
     async stop() {
       await app.stop();
+      if (shareWith) return;
       await dropDatabase(config);
+      await removeTopology(config);
     },
   };
+}
+
+export async function removeTopology(config: AppConfig): Promise<void> {
+  const client = await AmqpClient.connect(config).catch(() => null);
+  if (!client) return;
+  await client.deleteTopology().catch(() => undefined);
+  await client.close();
 }
 
 export async function dropDatabase(config: AppConfig): Promise<void> {

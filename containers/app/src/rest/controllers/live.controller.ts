@@ -86,6 +86,8 @@ export class LiveController {
           res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
           res.setHeader('Cache-Control', 'no-cache, no-transform');
           res.setHeader('X-Accel-Buffering', 'no');
+          // The connection belongs to the stream: when it ends (client gone, shutdown), so does the connection.
+          res.setHeader('Connection', 'close');
           res.flushHeaders();
           const { unsubscribe, bound } = this.live.subscribe(experiment.experimentId, (measures) => {
             const shown = sensors ? measures.filter((m) => sensors.has(m.sensor)) : measures;

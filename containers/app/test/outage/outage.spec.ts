@@ -1,0 +1,197 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
+import { loadConfig, type AppConfig } from '../../src/config';
+import { buildContainer } from '../../src/container';
+import { Logging } from '../../src/logging/logging';
+import { ExperimentRepository } from '../../src/storage/experiment.repository';
+import { Migrator } from '../../src/storage/migrator';
+import { StorageConnector } from '../../src/storage/storage-connector';
+import { AmqpClient, eventually } from '../support/amqp';
+import { startAppProcess, type AppProcess } from '../support/app-process';
+import { dropDatabase, removeTopology, testEnvironment } from '../support/test-app';
+
+/**
+ * The delivery guarantees under failure (SPEC §3), with the app in a process of
+ * its own and the real broker and database stopped and started. These tests
+ * stop shared services, so they run alone, after every other test.
+ */
+
+const T = Date.parse('2026-11-23T00:00:00.000Z');
+const messages = (n: number, offset = 0) =>
+  Array.from({ length: n }, (_, i) => ({ experiment_id: 'OUT', sensor: `s${(offset + i) % 50}`, value: i, timestamp: T + offset + i }));
+
+function sh(command: string, ...args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+}
+
+const mariaDbAnswers = () => {
+  try {
+    sh('mysqladmin', '--protocol=tcp', '-h127.0.0.1', '-uroot', 'ping');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function startMariaDb(): Promise<void> {
+  if (mariaDbAnswers()) return;
+  sh('mkdir', '-p', '/run/mysqld');
+  sh('chown', 'mysql:mysql', '/run/mysqld');
+  sh('start-stop-daemon', '--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd', '--', '--user=mysql');
+  await eventually(mariaDbAnswers, 60_000, 'MariaDB to start');
+}
+
+async function startRabbit(): Promise<void> {
+  sh('rabbitmqctl', 'start_app');
+  sh('rabbitmqctl', 'await_startup');
+}
+
+describe('Outages', { concurrency: false }, () => {
+  let config: AppConfig;
+  let env: Record<string, string | undefined>;
+  let amqp: AmqpClient;
+  let app: AppProcess | null = null;
+
+  const stored = async (): Promise<number> => {
+    const { host, port, user, password, database } = config.db;
+    const connection = await mysql.createConnection({ host, port, user, password, database, connectTimeout: 2000 });
+    try {
+      const [[row]] = (await connection.query('SELECT COUNT(*) AS n FROM measures')) as unknown as [[{ n: number }]];
+      return Number(row.n);
+    } finally {
+      await connection.end();
+    }
+  };
+  const storedOr = (fallback: number) => stored().catch(() => fallback);
+  const reset = async () => {
+    await app?.stop('SIGKILL');
+    app = null;
+    await reconnectAmqp();
+    const { host, port, user, password, database } = config.db;
+    const connection = await mysql.createConnection({ host, port, user, password, database });
+    await connection.query('DELETE FROM measures');
+    await connection.end();
+    await amqp.channel.purgeQueue(amqp.topology.queue);
+    await amqp.channel.purgeQueue(amqp.topology.deadLetterQueue);
+  };
+  const reconnectAmqp = async () => {
+    await amqp.close();
+    amqp = await AmqpClient.connect(config);
+  };
+  const untilAllStored = async (expected: number, ms = 90_000) => {
+    await eventually(async () => (await storedOr(-1)) >= expected, ms, `${expected} measures stored`);
+    await eventually(async () => (await amqp.messageCount(amqp.topology.queue)) === 0, ms, 'queue drained');
+  };
+
+  before(async () => {
+    env = testEnvironment({ LOG_LEVEL: 'info' });
+    config = loadConfig(env);
+    const container = buildContainer(config);
+    await container.resolve(Migrator).migrate();
+    await container.resolve(ExperimentRepository).insert('OUT', { name: 'Outages', description: '' }, new Date());
+    await container.resolve(StorageConnector).close();
+    await container.resolve(Logging).close();
+    amqp = await AmqpClient.connect(config);
+    // Declare the topology once, so messages published before the app starts are queued.
+    app = await startAppProcess(env);
+    await app.stop();
+    app = null;
+  });
+
+  after(async () => {
+    await startMariaDb();
+    try {
+      sh('rabbitmqctl', 'await_startup');
+    } catch {
+      await startRabbit();
+    }
+    await app?.stop('SIGKILL');
+    await amqp?.close();
+    await removeTopology(config);
+    await dropDatabase(config);
+  });
+
+  it('When the app is killed (-9) in the middle of 50,000 messages and restarted, then exactly 50,000 are stored', { timeout: 180_000 }, async () => {
+    await reset();
+    app = await startAppProcess(env);
+    const publishing = amqp.publish(messages(50_000));
+    await eventually(async () => (await storedOr(0)) >= 5_000, 60_000, 'ingestion under way');
+    await app.stop('SIGKILL');
+    const atKill = await stored();
+    assert.ok(atKill < 50_000, `killed mid-stream (${atKill} stored)`);
+    await publishing;
+    app = await startAppProcess(env);
+    await untilAllStored(50_000);
+    assert.equal(await stored(), 50_000);
+    assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), 0);
+  });
+
+  it('When the broker restarts mid-stream, then the app reconnects and exactly 50,000 are stored', { timeout: 180_000 }, async () => {
+    await reset();
+    await amqp.publish(messages(50_000));
+    app = await startAppProcess(env);
+    await eventually(async () => (await storedOr(0)) >= 5_000, 60_000, 'ingestion under way');
+    sh('rabbitmqctl', 'stop_app');
+    try {
+      const health = await fetch(`${app.baseUrl}/health`);
+      assert.equal(health.status, 200, 'REST serves while the broker is down');
+      await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 503, 10_000, '/ready to say 503');
+      const ready = (await (await fetch(`${app.baseUrl}/ready`)).json()) as { checks: unknown };
+      assert.deepEqual(ready.checks, { mysql: 'up', rabbitmq: 'down' });
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      await startRabbit();
+    }
+    await reconnectAmqp();
+    await untilAllStored(50_000);
+    assert.match(app.output(), /disconnected from RabbitMQ; reconnecting/);
+    assert.equal(await stored(), 50_000);
+    await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 200, 20_000, '/ready back to 200');
+  });
+
+  it('When MySQL is stopped for 20 s mid-stream, then nothing is lost and exactly 50,000 are stored', { timeout: 240_000 }, async () => {
+    await reset();
+    await amqp.publish(messages(50_000));
+    app = await startAppProcess(env);
+    await eventually(async () => (await storedOr(0)) >= 5_000, 60_000, 'ingestion under way');
+    sh('mysqladmin', '--protocol=tcp', '-h127.0.0.1', '-uroot', 'shutdown');
+    let during: { ready: number; health: number; queued: number };
+    try {
+      await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 503, 15_000, '/ready to say 503');
+      await new Promise((r) => setTimeout(r, 20_000));
+      during = {
+        ready: (await fetch(`${app.baseUrl}/ready`)).status,
+        health: (await fetch(`${app.baseUrl}/health`)).status,
+        queued: (await amqp.channel.checkQueue(amqp.topology.queue)).messageCount,
+      };
+    } finally {
+      await startMariaDb();
+    }
+    assert.equal(during.health, 200, 'REST serves while MySQL is down');
+    assert.equal(during.ready, 503);
+    assert.ok(during.queued > 0, 'messages wait in RabbitMQ while MySQL is down');
+    await untilAllStored(50_000, 120_000);
+    assert.equal(await stored(), 50_000);
+    assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), 0, 'an outage is no reason to dead-letter');
+  });
+
+  it('When the app gets SIGTERM mid-stream, then it acks what it stored, exits 0, and loses nothing', { timeout: 180_000 }, async () => {
+    await reset();
+    await amqp.publish(messages(30_000));
+    app = await startAppProcess(env);
+    await eventually(async () => (await storedOr(0)) >= 3_000, 60_000, 'ingestion under way');
+    const code = await app.stop('SIGTERM');
+    const output = app.output();
+    app = null;
+    assert.equal(code, 0, output.slice(-2000));
+    const afterStop = await stored();
+    const left = await amqp.messageCount(amqp.topology.queue);
+    assert.equal(afterStop + left, 30_000, `stored ${afterStop} + queued ${left}: in-flight messages were acked or returned, none both`);
+    app = await startAppProcess(env);
+    await untilAllStored(30_000);
+    assert.equal(await stored(), 30_000);
+  });
+});

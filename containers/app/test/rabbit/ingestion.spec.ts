@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { assertProblem } from '../support/api-client';
+import { AmqpClient, eventually } from '../support/amqp';
+import { startTestApp, type TestApp } from '../support/test-app';
+import { associate, createAdmin, createExperiment, createScientist, type Person } from '../support/world';
+
+const T = Date.parse('2026-11-23T10:00:00.000Z');
+const measure = (sensor: string, i: number, extra: Record<string, unknown> = {}) => ({
+  experiment_id: 'ING',
+  sensor,
+  value: i + 0.5,
+  unit: 'K',
+  timestamp: T + i,
+  ...extra,
+});
+
+describe('Ingestion over AMQP', () => {
+  let app: TestApp;
+  let admin: Person;
+  let amqp: AmqpClient;
+  const count = async (sensor: string) => {
+    const response = await app.api.get(`/experiments/ING/measures?sensor=${sensor}&limit=10000`, { token: admin.token });
+    return response.body.items.length as number;
+  };
+
+  before(async () => {
+    app = await startTestApp();
+    admin = await createAdmin(app);
+    await createExperiment(app, admin, 'ING');
+    amqp = await AmqpClient.connect(app.config);
+    await eventually(async () => (await app.api.get('/ready')).status === 200, 10_000, 'ready');
+  });
+  after(async () => {
+    await amqp?.close();
+    await app?.stop();
+  });
+
+  it('When single and batch messages are published, then every measure is queryable over REST', async () => {
+    await amqp.publish([
+      measure('single', 1),
+      Array.from({ length: 100 }, (_, i) => measure('batch', i)),
+      measure('single', 2, { timestamp: new Date(T + 2).toISOString(), tags: { run: '7' } }),
+    ]);
+    await eventually(async () => (await count('single')) === 2 && (await count('batch')) === 100, 10_000, 'measures stored');
+    const response = await app.api.get('/experiments/ING/measures?sensor=single&order=asc', { token: admin.token });
+    assert.deepEqual(response.body.items[1], {
+      experiment_id: 'ING',
+      sensor: 'single',
+      timestamp: new Date(T + 2).toISOString(),
+      value: 2.5,
+      unit: 'K',
+      tags: { run: '7' },
+    });
+  });
+
+  it('When the same key is published again, then the last value wins and nothing is duplicated', async () => {
+    await amqp.publish([measure('dup', 1, { value: 1 }), measure('dup', 1, { value: 2 }), [measure('dup', 1, { value: 3 })]]);
+    await eventually(async () => {
+      const items = (await app.api.get('/experiments/ING/measures?sensor=dup', { token: admin.token })).body.items;
+      return items.length === 1 && items[0].value === 3;
+    }, 10_000, 'last write');
+  });
+
+  it('When poison messages come between valid ones, then each is dead-lettered with its reason and the valid ones are stored', async () => {
+    const poison: [string | Buffer | object, RegExp][] = [
+      ['{"experiment_id": "ING", ', /^not valid JSON/],
+      [measure('p', 1, { value: 'hot' }), /^value: /],
+      [measure('p', 1, { colour: 'red' }), /colour/],
+      ['{"experiment_id":"ING","sensor":"p","value":1e999,"timestamp":0}', /^value: /],
+      [measure('p', 1, { unit: 'x'.repeat(17) }), /^unit: /],
+      [measure('p', 1, { sensor: 'bad sensor' }), /^sensor: /],
+      [[measure('p', 1), measure('p', 2, { timestamp: 'yesterday' })], /^\[1\]\.timestamp: /],
+      [[measure('p', 1), measure('p', 2, { experiment_id: 'NO-SUCH' })], /^\[1\]\.experiment_id: unknown experiment NO-SUCH/],
+      [measure('p', 1, { experiment_id: 'NO-SUCH' }), /^experiment_id: unknown experiment NO-SUCH/],
+      [[], /^\(root\): /],
+      [Buffer.alloc(16 * 1024 * 1024 + 1, 32), /larger than 16777216/],
+    ];
+    const bodies: (string | Buffer | object)[] = [];
+    poison.forEach(([body], i) => bodies.push(measure('around', i), body));
+    bodies.push(measure('around', poison.length));
+    await amqp.publish(bodies);
+    await eventually(async () => (await count('around')) === poison.length + 1, 15_000, 'valid messages stored');
+    let dead: Awaited<ReturnType<AmqpClient['drainDeadLetters']>> = [];
+    await eventually(async () => {
+      dead.push(...(await amqp.drainDeadLetters()));
+      return dead.length >= poison.length;
+    }, 15_000, 'dead letters');
+    dead = dead.sort((a, b) => bodies.findIndex((x) => same(x, a.content)) - bodies.findIndex((x) => same(x, b.content)));
+    assert.equal(dead.length, poison.length);
+    poison.forEach(([body, reason], i) => {
+      const letter = dead[i]!;
+      assert.ok(same(body, letter.content), `dead letter ${i} carries the original body`);
+      assert.match(String(letter.properties.headers?.['x-mymonit-error']), reason);
+    });
+    assert.equal(await count('p'), 0, 'no measure of a refused message is stored');
+    const metrics = (await app.api.get('/metrics')).text;
+    assert.match(metrics, new RegExp(`mymonit_ingest_messages_total\\{[^}]*outcome="rejected"[^}]*\\} ${poison.length}`));
+  });
+
+  it('When measures are posted over HTTP, then 202 after the broker confirmed, and they are stored', async () => {
+    const scientist = await createScientist(app, admin, 'S-HTTP');
+    await associate(app, admin, 'ING', scientist.userId);
+    const body = Array.from({ length: 50 }, (_, i) => measure('http', i));
+    const response = await app.api.post('/experiments/ING/measures', body, { token: scientist.token });
+    assert.equal(response.status, 202);
+    assert.deepEqual(response.body, { accepted: 50 });
+    await eventually(async () => (await count('http')) === 50, 10_000, 'HTTP measures stored');
+  });
+
+  it('When an HTTP body is invalid or names another experiment, then 400 names the measure and nothing is published', async () => {
+    const bad = await app.api.post('/experiments/ING/measures', [measure('h', 1), measure('h', 2, { value: 'x' })], {
+      token: admin.token,
+    });
+    assertProblem(bad, 400, ['body[1].value']);
+    const other = await app.api.post('/experiments/ING/measures', [measure('h', 1), measure('h', 2, { experiment_id: 'OTHER' })], {
+      token: admin.token,
+    });
+    assertProblem(other, 400, ['body[1].experiment_id']);
+    const single = await app.api.post('/experiments/ING/measures', { ...measure('h', 1), sensor: '' }, { token: admin.token });
+    assertProblem(single, 400, ['body.sensor']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await count('h'), 0);
+  });
+});
+
+describe('Two app instances', () => {
+  let first: TestApp;
+  let second: TestApp;
+  let admin: Person;
+  let amqp: AmqpClient;
+
+  before(async () => {
+    first = await startTestApp();
+    second = await startTestApp({}, first);
+    admin = await createAdmin(first);
+    await createExperiment(first, admin, 'ING');
+    amqp = await AmqpClient.connect(first.config);
+  });
+  after(async () => {
+    await amqp?.close();
+    await second?.stop();
+    await first?.stop();
+  });
+
+  const storedBy = async (app: TestApp) => {
+    const text = (await app.api.get('/metrics')).text;
+    return Number(/mymonit_ingest_measures_total\{[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+
+  it('When both consume the same queue, then both store and the result is exact', async () => {
+    const messages = Array.from({ length: 3000 }, (_, i) => measure(`c${i % 7}`, i));
+    await amqp.publish(messages);
+    await eventually(async () => (await storedBy(first)) + (await storedBy(second)) >= 3000, 20_000, 'all stored');
+    assert.ok((await storedBy(first)) > 0 && (await storedBy(second)) > 0, 'both instances consumed');
+    const sensors = (await first.api.get('/experiments/ING/sensors', { token: admin.token })).body.items;
+    assert.equal(sensors.reduce((sum: number, s: { count: number }) => sum + s.count, 0), 3000);
+    assert.equal(await amqp.messageCount(amqp.topology.queue), 0);
+  });
+
+  it('When a client streams from one instance, then it receives the measures that either instance stored', async () => {
+    const before = [await storedBy(first), await storedBy(second)];
+    const abort = new AbortController();
+    const response = await fetch(`${second.baseUrl}/experiments/ING/measures/stream?sensor=live`, {
+      headers: { authorization: `Bearer ${admin.token}` },
+      signal: abort.signal,
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type')!, /^text\/event-stream/);
+    const events = readEvents(response.body!);
+    assert.equal((await events.next()).value?.event, 'ready');
+    const received: { sensor: string; value: number }[] = [];
+    const collecting = (async () => {
+      for await (const event of events) {
+        if (event.event === 'measures') received.push(...JSON.parse(event.data));
+        if (received.length >= 200) break;
+      }
+    })();
+    await amqp.publish(Array.from({ length: 200 }, (_, i) => [measure('live', i), measure('other', i)]));
+    await eventually(() => received.length >= 200, 15_000, 'live measures');
+    abort.abort();
+    await collecting.catch(() => undefined);
+    assert.equal(received.length, 200);
+    assert.ok(received.every((m) => m.sensor === 'live'));
+    assert.deepEqual(new Set(received.map((m) => m.value)).size, 200);
+    assert.ok((await storedBy(first)) > before[0]! && (await storedBy(second)) > before[1]!, 'both instances stored some');
+  });
+});
+
+function same(body: string | Buffer | object, content: Buffer): boolean {
+  const expected = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  return expected.equals(content);
+}
+
+/** Parses a text/event-stream body into events. */
+async function* readEvents(body: ReadableStream<Uint8Array>) {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = { event: 'message', data: '' };
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event.event = line.slice(7);
+        else if (line.startsWith('data: ')) event.data += line.slice(6);
+      }
+      if (block.split('\n').some((l) => !l.startsWith(':'))) yield event;
+    }
+  }
+}
