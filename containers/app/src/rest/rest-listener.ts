@@ -48,8 +48,7 @@ export class RestListener {
     @inject(LiveController) private readonly live: LiveController,
   ) {
     this.log = logging.logger('rest');
-    // The live routes first: /measures/stream must not be taken for a measures read.
-    this.routes = [system, users, experiments, live, measures].flatMap((c) => c.routes());
+    this.routes = [system, users, experiments, measures, live].flatMap((c) => c.routes());
     this.openApiDocument = buildOpenApiDocument(this.routes, VERSION);
     this.app = this.build();
   }

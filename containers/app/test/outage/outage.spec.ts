@@ -95,10 +95,6 @@ describe('Outages', { concurrency: false }, () => {
     await container.resolve(StorageConnector).close();
     await container.resolve(Logging).close();
     amqp = await AmqpClient.connect(config);
-    // Declare the topology once, so messages published before the app starts are queued.
-    app = await startAppProcess(env);
-    await app.stop();
-    app = null;
   });
 
   after(async () => {

@@ -1,5 +1,5 @@
 import amqplib, { type ConfirmChannel, type GetMessage } from 'amqplib';
-import { topologyOf } from '../../src/rabbit/topology';
+import { declareTopology, topologyOf } from '../../src/rabbit/topology';
 import type { AppConfig } from '../../src/config';
 
 /** A plain amqplib client, as an instrument would use: publish with confirms, read queues. */
@@ -10,9 +10,11 @@ export class AmqpClient {
     private readonly config: AppConfig,
   ) {}
 
+  /** Connects and declares the app's topology (idempotent), so messages can queue before the app runs. */
   static async connect(config: AppConfig): Promise<AmqpClient> {
     const connection = await amqplib.connect(config.rabbit.url);
     const channel = await connection.createConfirmChannel();
+    await declareTopology(channel, config);
     return new AmqpClient(connection, channel, config);
   }
 

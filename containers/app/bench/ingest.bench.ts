@@ -1,0 +1,307 @@
+import 'reflect-metadata';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import amqplib, { type ConsumeMessage } from 'amqplib';
+import mysql from 'mysql2/promise';
+import { configOrExit } from '../src/cli/cli-context';
+import { buildContainer } from '../src/container';
+import { Logging } from '../src/logging/logging';
+import { declareTopology, topologyOf } from '../src/rabbit/topology';
+import { UserService } from '../src/services/user.service';
+import { ExperimentRepository } from '../src/storage/experiment.repository';
+import { Migrator } from '../src/storage/migrator';
+import { StorageConnector } from '../src/storage/storage-connector';
+import { startAppProcess, type AppProcess } from '../test/support/app-process';
+import { useBenchEnvironment } from './bench-env';
+import { percentile, table } from './stats';
+
+/**
+ * `npm run bench:ingest`: the ingestion pipeline against its ceiling, in one run.
+ *   (a) a raw amqplib + mysql2 batched pipeline draining 200,000 single-measure messages
+ *   (b) the app draining the same 200,000 messages
+ *   (c) the app draining 2,000 messages of 100 measures, against a raw 500-row multi-insert
+ *   (d) a publisher at full confirmed rate and the app at once: queue depth, publish→stored latency
+ *   (e) the app's resident memory
+ * Writes bench/results/ingest.json. `--database` picks a database that already holds
+ * measures (e.g. the 10M-row bench database from `npm run seed`): index size changes insert cost.
+ */
+
+const EXPERIMENT = 'BENCH-INGEST';
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '200000' },
+    batches: { type: 'string', default: '2000' },
+    sustain: { type: 'string', default: '30' },
+    database: { type: 'string' },
+  },
+});
+const MESSAGES = Number(args.messages);
+const BATCH_MESSAGES = Number(args.batches);
+const SUSTAIN_SECONDS = Number(args.sustain);
+
+useBenchEnvironment();
+if (args.database) process.env.DB_DATABASE = args.database;
+process.env.RABBIT_EXCHANGE = 'mymonit.bench';
+process.env.RABBIT_QUEUE = 'measures.bench';
+process.env.LOG_LEVEL = 'warn';
+const config = configOrExit();
+const topology = topologyOf(config);
+
+const single = (i: number) =>
+  Buffer.from(JSON.stringify({ experiment_id: EXPERIMENT, sensor: `s${i % 50}`, value: i * 0.5, unit: 'K', timestamp: T0 + i }));
+
+async function publishAll(channel: amqplib.ConfirmChannel, count: number, body: (i: number) => Buffer) {
+  for (let i = 0; i < count; i++) {
+    if (!channel.publish(topology.exchange, topology.routingKey, body(i), { persistent: true })) {
+      await new Promise((r) => channel.once('drain', r));
+    }
+    if (i % 1000 === 999) await channel.waitForConfirms();
+  }
+  await channel.waitForConfirms();
+}
+
+async function until(check: () => Promise<boolean>, ms: number, what: string) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The ceiling: the simplest correct batched pipeline, no validation, no framework. */
+async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelModel, ref: number, sensorRefs: Map<string, number>, expected: number) {
+  const channel = await connection.createChannel();
+  await channel.prefetch(2000);
+  let pending: ConsumeMessage[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let done = 0;
+  let writing = Promise.resolve();
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    writing = writing.then(async () => {
+      const rows = batch.map((m) => {
+        const x = JSON.parse(m.content.toString('utf8'));
+        return [ref, x.timestamp, sensorRefs.get(x.sensor), x.value, x.unit ?? null, null];
+      });
+      await db.query(
+        'INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ? ON DUPLICATE KEY UPDATE value = VALUES(value)',
+        [rows],
+      );
+      channel.ack(batch[batch.length - 1]!, true);
+      done += batch.length;
+    });
+  };
+  const started = process.hrtime.bigint();
+  await channel.consume(topology.queue, (m) => {
+    if (!m) return;
+    pending.push(m);
+    if (pending.length >= 500) flush();
+    else timer ??= setTimeout(flush, 50);
+  });
+  await until(async () => done >= expected, 600_000, 'raw pipeline');
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await channel.close();
+  return expected / seconds;
+}
+
+/** Resident memory of a process, MB. */
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
+}
+
+async function storedByApp(app: AppProcess): Promise<number> {
+  const text = await (await fetch(`${app.baseUrl}/metrics`)).text();
+  return Number(/mymonit_ingest_messages_total\{[^}]*outcome="stored"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+async function main() {
+  const container = buildContainer(config);
+  await container.resolve(Migrator).migrate();
+  const experiments = container.resolve(ExperimentRepository);
+  const experiment =
+    (await experiments.findById(EXPERIMENT)) ?? (await experiments.insert(EXPERIMENT, { name: 'Ingestion benchmark', description: '' }, new Date()));
+  await container.resolve(StorageConnector).close();
+  await container.resolve(Logging).close();
+
+  const { host, port, user, password, database } = config.db;
+  const db = await mysql.createConnection({ host, port, user, password, database });
+  const [[{ n: preexisting }]] = (await db.query('SELECT COUNT(*) AS n FROM measures')) as unknown as [[{ n: number }]];
+  await db.query('INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', [Array.from({ length: 50 }, (_, i) => [experiment.ref, `s${i}`])]);
+  const [sensorRows] = (await db.query('SELECT id, sensor FROM sensors WHERE experiment_ref = ?', [experiment.ref])) as unknown as [{ id: number; sensor: string }[]];
+  const sensorRefs = new Map(sensorRows.map((r) => [r.sensor, r.id]));
+  const clean = () => db.query('DELETE FROM measures WHERE experiment_ref = ?', [experiment.ref]);
+
+  const amqp = await amqplib.connect(config.rabbit.url);
+  const publisher = await amqp.createConfirmChannel();
+  const admin = await amqp.createChannel();
+  // Declare the topology the app uses (the app's own declaration is idempotent).
+  await declareTopology(admin, config);
+  const depth = async () => (await admin.checkQueue(topology.queue)).messageCount;
+  await admin.purgeQueue(topology.queue);
+  await clean();
+  const results: Record<string, unknown> = { benchmark: 'ingest', date: new Date().toISOString(), measures_already_stored: Number(preexisting) };
+  console.log(`measures table holds ${preexisting} rows before the run`);
+
+  // (a) raw pipeline
+  console.log(`(a) prefilling ${MESSAGES} messages…`);
+  await publishAll(publisher, MESSAGES, single);
+  const raw = await rawPipeline(db, amqp, experiment.ref, sensorRefs, MESSAGES);
+  console.log(`(a) raw pipeline: ${raw.toFixed(0)} msg/s`);
+  await clean();
+
+  // (b) the app, same messages
+  console.log(`(b) prefilling ${MESSAGES} messages…`);
+  await publishAll(publisher, MESSAGES, single);
+  let rssPeak = 0;
+  let app = await startAppProcess({ ...process.env });
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(app.child.pid!))), 200);
+  let started = process.hrtime.bigint();
+  await until(async () => (await storedByApp(app)) >= MESSAGES, 600_000, 'app drain');
+  const appRate = MESSAGES / (Number(process.hrtime.bigint() - started) / 1e9);
+  console.log(`(b) app: ${appRate.toFixed(0)} msg/s`);
+  await app.stop();
+  await clean();
+
+  // (c) batches of 100 measures, against a raw 500-row multi-insert
+  const rows = Array.from({ length: BATCH_MESSAGES * 100 }, (_, i) => [experiment.ref, T0 + i, sensorRefs.get(`s${i % 50}`), i * 0.5, 'K', null]);
+  started = process.hrtime.bigint();
+  for (let i = 0; i < rows.length; i += 500) {
+    await db.query('INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ?', [rows.slice(i, i + 500)]);
+  }
+  const rawInsert = rows.length / (Number(process.hrtime.bigint() - started) / 1e9);
+  console.log(`(c) raw 500-row multi-insert: ${rawInsert.toFixed(0)} rows/s`);
+  await clean();
+  const batchBody = (b: number) =>
+    Buffer.from(
+      JSON.stringify(Array.from({ length: 100 }, (_, j) => ({ experiment_id: EXPERIMENT, sensor: `s${(b * 100 + j) % 50}`, value: j, unit: 'K', timestamp: T0 + b * 100 + j }))),
+    );
+  await publishAll(publisher, BATCH_MESSAGES, batchBody);
+  app = await startAppProcess({ ...process.env });
+  started = process.hrtime.bigint();
+  await until(async () => (await storedByApp(app)) >= BATCH_MESSAGES, 600_000, 'app drain of batches');
+  const batchRate = (BATCH_MESSAGES * 100) / (Number(process.hrtime.bigint() - started) / 1e9);
+  console.log(`(c) app: ${batchRate.toFixed(0)} measures/s`);
+  await app.stop();
+  await clean();
+
+  // (d) sustained: publisher (in a worker) at full confirmed rate, app consuming, SSE latency
+  app = await startAppProcess({ ...process.env });
+  const token = await adminToken();
+  const latencies: number[] = [];
+  const sse = await fetch(`${app.baseUrl}/experiments/${EXPERIMENT}/measures/stream`, { headers: { authorization: `Bearer ${token}` } });
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of sse.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        if (!block.includes('event: measures') || !data) continue;
+        const now = Date.now();
+        for (const m of JSON.parse(data.slice(6)) as { value: number }[]) latencies.push(now - m.value);
+      }
+    }
+  })().catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 500));
+  const depths: number[] = [];
+  const worker = new Worker(join(__dirname, 'ingest-publisher.mjs'), {
+    workerData: { url: config.rabbit.url, exchange: topology.exchange, routingKey: topology.routingKey, experiment: EXPERIMENT, seconds: SUSTAIN_SECONDS, t0: T0 },
+  });
+  const depthTimer = setInterval(() => void depth().then((d) => depths.push(d)), 1000);
+  const published: number = await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  clearInterval(depthTimer);
+  await until(async () => (await storedByApp(app)) >= published, 120_000, 'sustained drain');
+  await new Promise((r) => setTimeout(r, 500));
+  clearInterval(sampler);
+  await app.stop();
+  await reading;
+  await clean();
+
+  const sustained = {
+    seconds: SUSTAIN_SECONDS,
+    published_msg_per_s: published / SUSTAIN_SECONDS,
+    queue_depth_per_second: depths,
+    queue_depth_max: Math.max(...depths),
+    latency_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length },
+  };
+  Object.assign(results, {
+    settings: { prefetch: config.ingest.prefetch, batch_messages: config.ingest.batchMessages, batch_wait_ms: config.ingest.batchWaitMs },
+    a_raw_pipeline_msg_per_s: raw,
+    b_app_msg_per_s: appRate,
+    b_over_a: appRate / raw,
+    b_over_naive_1200: appRate / 1200,
+    c_raw_multi_insert_rows_per_s: rawInsert,
+    c_app_measures_per_s: batchRate,
+    c_over_raw_insert: batchRate / rawInsert,
+    d_sustained: sustained,
+    e_app_rss_peak_mb: rssPeak,
+  });
+  console.log(
+    table(
+      ['case', 'figure', 'target', 'met'],
+      [
+        ['(a) raw pipeline, 200k single-measure msgs', `${raw.toFixed(0)} msg/s`, 'ceiling', ''],
+        ['(b) app, same messages', `${appRate.toFixed(0)} msg/s (${((100 * appRate) / raw).toFixed(0)}% of a, ${(appRate / 1200).toFixed(1)}x naive)`, '>= 90% of (a), >= 20x naive', appRate >= 0.9 * raw && appRate >= 24_000 ? 'yes' : 'no'],
+        ['(c) raw 500-row multi-insert', `${rawInsert.toFixed(0)} rows/s`, 'ceiling', ''],
+        ['(c) app, 2,000 msgs x 100 measures', `${batchRate.toFixed(0)} measures/s (${((100 * batchRate) / rawInsert).toFixed(0)}%)`, '>= 80% of raw insert', batchRate >= 0.8 * rawInsert ? 'yes' : 'no'],
+        ['(d) sustained publish rate', `${sustained.published_msg_per_s.toFixed(0)} msg/s`, '', ''],
+        ['(d) queue depth max / last', `${sustained.queue_depth_max} / ${depths.at(-1)}`, 'flat', ''],
+        ['(d) publish -> stored p50 / p99', `${sustained.latency_ms.p50} / ${sustained.latency_ms.p99} ms`, 'p99 <= 250 ms', sustained.latency_ms.p99 <= 250 ? 'yes' : 'no'],
+        ['(e) app RSS peak', `${rssPeak.toFixed(0)} MB`, '<= 250 MB', rssPeak <= 250 ? 'yes' : 'no'],
+      ],
+    ),
+  );
+  const out = join(__dirname, 'results', args.database ? `ingest-${args.database}.json` : 'ingest.json');
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`written to ${out}`);
+  await admin.deleteQueue(topology.queue).catch(() => undefined);
+  await amqp.close();
+  await db.end();
+}
+
+/** An admin identity in the Auth Emulator, linked to a MyMONIT user, for the SSE client. */
+async function adminToken(): Promise<string> {
+  const response = await fetch(
+    `http://${process.env.FIREBASE_AUTH_EMULATOR_HOST}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `ingest-${Date.now()}@mymonit.dev`, password: 'bench-bench', returnSecureToken: true }),
+    },
+  );
+  const identity = (await response.json()) as { localId: string; idToken: string };
+  const container = buildContainer(config);
+  await container.resolve(UserService).bootstrapAdmin('BENCH-INGEST-ADMIN', {
+    name: 'Bench',
+    username: identity.localId,
+    email: 'bench@mymonit.dev',
+    role: 'ADMIN',
+  });
+  await container.resolve(StorageConnector).close();
+  await container.resolve(Logging).close();
+  return identity.idToken;
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    console.error(`bench:ingest failed: ${error.stack ?? error.message}`);
+    process.exit(1);
+  },
+);
