@@ -51,6 +51,9 @@ process.env.LOG_LEVEL = 'warn';
 const config = configOrExit();
 const topology = topologyOf(config);
 
+/** Set BENCH_APP_CPU_PROFILE=<dir> to write a CPU profile of each app process. */
+const appFlags = process.env.BENCH_APP_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_APP_CPU_PROFILE}`] : [];
+
 const single = (i: number) =>
   Buffer.from(JSON.stringify({ experiment_id: EXPERIMENT, sensor: `s${i % 50}`, value: i * 0.5, unit: 'K', timestamp: T0 + i }));
 
@@ -64,12 +67,19 @@ async function publishAll(channel: amqplib.ConfirmChannel, count: number, body: 
   await channel.waitForConfirms();
 }
 
-async function until(check: () => Promise<boolean>, ms: number, what: string) {
+/** Polls `check` every `every` ms (gently: polling the app costs the app CPU). */
+async function until(check: () => Promise<boolean>, ms: number, what: string, every = 20) {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/** Waits until the app has stored `expected` messages: first by the queue's depth (asked of the broker), then by its metrics. */
+async function drained(app: AppProcess, depth: () => Promise<number>, expected: number, what: string) {
+  await until(async () => (await depth()) === 0, 600_000, what, 50);
+  await until(async () => (await storedByApp(app)) >= expected, 60_000, what, 10);
 }
 
 /** The ceiling: the simplest correct batched pipeline, no validation, no framework. */
@@ -114,6 +124,14 @@ async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelMode
 
 /** Resident memory of a process, MB. */
 function rssMb(pid: number): number {
+  try {
+    return readRss(pid);
+  } catch {
+    return 0; // the process has exited
+  }
+}
+
+function readRss(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
 }
@@ -162,10 +180,10 @@ async function main() {
   console.log(`(b) prefilling ${MESSAGES} messages…`);
   await publishAll(publisher, MESSAGES, single);
   let rssPeak = 0;
-  let app = await startAppProcess({ ...process.env });
+  let app = await startAppProcess({ ...process.env }, appFlags, true);
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(app.child.pid!))), 200);
   let started = process.hrtime.bigint();
-  await until(async () => (await storedByApp(app)) >= MESSAGES, 600_000, 'app drain');
+  await drained(app, depth, MESSAGES, 'app drain');
   const appRate = MESSAGES / (Number(process.hrtime.bigint() - started) / 1e9);
   console.log(`(b) app: ${appRate.toFixed(0)} msg/s`);
   await app.stop();
@@ -185,16 +203,16 @@ async function main() {
       JSON.stringify(Array.from({ length: 100 }, (_, j) => ({ experiment_id: EXPERIMENT, sensor: `s${(b * 100 + j) % 50}`, value: j, unit: 'K', timestamp: T0 + b * 100 + j }))),
     );
   await publishAll(publisher, BATCH_MESSAGES, batchBody);
-  app = await startAppProcess({ ...process.env });
+  app = await startAppProcess({ ...process.env }, appFlags, true);
   started = process.hrtime.bigint();
-  await until(async () => (await storedByApp(app)) >= BATCH_MESSAGES, 600_000, 'app drain of batches');
+  await drained(app, depth, BATCH_MESSAGES, 'app drain of batches');
   const batchRate = (BATCH_MESSAGES * 100) / (Number(process.hrtime.bigint() - started) / 1e9);
   console.log(`(c) app: ${batchRate.toFixed(0)} measures/s`);
   await app.stop();
   await clean();
 
   // (d) sustained: publisher (in a worker) at full confirmed rate, app consuming, SSE latency
-  app = await startAppProcess({ ...process.env });
+  app = await startAppProcess({ ...process.env }, appFlags, true);
   const token = await adminToken();
   const latencies: number[] = [];
   const sse = await fetch(`${app.baseUrl}/experiments/${EXPERIMENT}/measures/stream`, { headers: { authorization: `Bearer ${token}` } });
@@ -225,7 +243,7 @@ async function main() {
     worker.once('error', reject);
   });
   clearInterval(depthTimer);
-  await until(async () => (await storedByApp(app)) >= published, 120_000, 'sustained drain');
+  await drained(app, depth, published, 'sustained drain');
   await new Promise((r) => setTimeout(r, 500));
   clearInterval(sampler);
   await app.stop();

@@ -50,7 +50,11 @@ async function main() {
   const container = buildContainer(config);
   const port = await freePort();
   // The app runs in its own process, as in production; this process is its client.
-  const app = await startAppProcess({ REST_PORT: String(port) }, process.env.BENCH_APP_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_APP_CPU_PROFILE}`] : []);
+  const app = await startAppProcess(
+    { REST_PORT: String(port) },
+    process.env.BENCH_APP_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_APP_CPU_PROFILE}`] : [],
+    true,
+  );
 
   const plan = seedPlan(['--measures', values.measures!]);
   const direct = await mysql.createConnection({

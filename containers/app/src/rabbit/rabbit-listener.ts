@@ -6,17 +6,19 @@ import { Logging, type Logger } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import { LiveMeasures } from './live-measures';
 import { RabbitConnector } from './rabbit-connector';
-import { RabbitMessageProcessor, type Outcome } from './rabbit-message-processor';
+import { RabbitMessageProcessor, type DecodedMessage, type Outcome } from './rabbit-message-processor';
 import { declareTopology, topologyOf } from './topology';
 
-/** A message with the channel it came on: acks go to that channel or nowhere. */
+/** A message with the channel it came on (acks go to that channel or nowhere), decoded on arrival. */
 interface Delivery {
   channel: Channel;
   message: ConsumeMessage;
   generation: number;
+  decoded: DecodedMessage;
 }
 
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const MAX_BATCH_MEASURES = 10_000;
 const SHUTDOWN_GRACE_MS = 30_000;
 
 /**
@@ -36,6 +38,7 @@ export class RabbitListener {
   private readonly openGenerations = new Set<number>();
   private pending: Delivery[] = [];
   private pendingBytes = 0;
+  private pendingMeasures = 0;
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -64,7 +67,7 @@ export class RabbitListener {
         this.recoverLater(generation);
       });
       const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
-        if (message) this.receive({ channel, message, generation });
+        if (message) this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
         else this.recoverLater(generation); // cancelled by the broker (queue deleted)
       });
       this.consumer = { channel, tag: consumerTag };
@@ -92,7 +95,12 @@ export class RabbitListener {
     if (this.stopping) return;
     this.pending.push(delivery);
     this.pendingBytes += delivery.message.content.length;
-    if (this.pending.length >= this.config.ingest.batchMessages || this.pendingBytes >= MAX_BATCH_BYTES) {
+    if ('measures' in delivery.decoded) this.pendingMeasures += delivery.decoded.measures.length;
+    if (
+      this.pending.length >= this.config.ingest.batchMessages ||
+      this.pendingMeasures >= MAX_BATCH_MEASURES ||
+      this.pendingBytes >= MAX_BATCH_BYTES
+    ) {
       void this.flush();
     } else {
       this.timer ??= setTimeout(() => void this.flush(), this.config.ingest.batchWaitMs);
@@ -107,6 +115,7 @@ export class RabbitListener {
       const batch = this.pending;
       this.pending = [];
       this.pendingBytes = 0;
+      this.pendingMeasures = 0;
       this.writing = this.writing
         .then(() => this.settle(batch))
         .catch((error: Error) => {
@@ -121,7 +130,7 @@ export class RabbitListener {
     const started = process.hrtime.bigint();
     const wanted = () => !this.abandoning && batch.some((d) => this.openGenerations.has(d.generation));
     const outcomes = await this.processor.process(
-      batch.map((d) => d.message.content),
+      batch.map((d) => d.decoded),
       wanted,
     );
     await this.deadLetter(batch, outcomes);

@@ -14,6 +14,9 @@ export type Outcome =
 
 const MAX_REASON_LENGTH = 1000;
 
+/** A message body decoded: its measures, or why it is refused. */
+export type DecodedMessage = { measures: Measure[]; isArray: boolean } | { reason: string };
+
 interface Decoded {
   index: number;
   measures: Measure[];
@@ -64,7 +67,7 @@ export class RabbitMessageProcessor {
   }
 
   /** Decodes one message body; either its measures or why it is refused. */
-  decode(body: Buffer): { measures: Measure[]; isArray: boolean } | { reason: string } {
+  decode(body: Buffer): DecodedMessage {
     if (body.length > MAX_MESSAGE_BYTES) {
       return { reason: `message of ${body.length} bytes is larger than ${MAX_MESSAGE_BYTES} (16 MiB)` };
     }
@@ -80,14 +83,14 @@ export class RabbitMessageProcessor {
   }
 
   /**
-   * Settles a batch of message bodies. `stillWanted` is asked before each retry:
-   * when it says no (shutdown, channel lost), the batch is abandoned unsettled.
+   * Settles a batch of decoded messages. `stillWanted` is asked before each
+   * retry: when it says no (shutdown, channel lost), the batch is abandoned
+   * unsettled.
    */
-  async process(bodies: Buffer[], stillWanted: () => boolean = () => true): Promise<Outcome[]> {
-    const outcomes: Outcome[] = new Array(bodies.length);
+  async process(messages: DecodedMessage[], stillWanted: () => boolean = () => true): Promise<Outcome[]> {
+    const outcomes: Outcome[] = new Array(messages.length);
     const valid: Decoded[] = [];
-    bodies.forEach((body, index) => {
-      const decoded = this.decode(body);
+    messages.forEach((decoded, index) => {
       if ('reason' in decoded) outcomes[index] = { stored: false, reason: decoded.reason };
       else valid.push({ index, ...decoded });
     });

@@ -100,6 +100,26 @@ export function pageStatement(experimentRef: number, query: MeasurePageQuery, se
   };
 }
 
+/**
+ * One VALUES tuple of a measure. Numbers are checked (integers, finite) and
+ * written as literals; text goes through the driver's escaping. At tens of
+ * thousands of rows a second the driver's placeholder formatting costs more
+ * CPU than this, for the same result.
+ */
+function valuesTuple(r: MeasureRecord, sensorRef: number | undefined, escape: (text: string) => string): string {
+  if (
+    !Number.isSafeInteger(r.experimentRef) ||
+    !Number.isSafeInteger(r.timestamp) ||
+    !Number.isSafeInteger(sensorRef) ||
+    !Number.isFinite(r.value)
+  ) {
+    throw new Error(`refusing to write a measure with a non-numeric key or value (sensor ${r.sensor})`);
+  }
+  const unit = r.unit === null ? 'NULL' : escape(r.unit);
+  const tags = r.tags === null ? 'NULL' : escape(JSON.stringify(r.tags));
+  return `(${r.experimentRef},${r.timestamp},${sensorRef},${r.value},${unit},${tags})`;
+}
+
 /** Sensors and their measures. */
 @injectable()
 export class MeasureRepository {
@@ -270,23 +290,13 @@ export class MeasureRepository {
     const keys = await this.sensorKeysFor(connection, records);
     for (let start = 0; start < records.length; start += rowsPerStatement) {
       const chunk = records.slice(start, start + rowsPerStatement);
-      const values: unknown[] = [];
-      for (const r of chunk) {
+      const tuples = chunk.map((r) => {
         const key = `${r.experimentRef}/${r.sensor}`;
-        values.push(
-          r.experimentRef,
-          r.timestamp,
-          keys.get(key) ?? this.sensorKeys.get(key),
-          r.value,
-          r.unit,
-          r.tags === null ? null : JSON.stringify(r.tags),
-        );
-      }
+        return valuesTuple(r, keys.get(key) ?? this.sensorKeys.get(key), (text) => connection.escape(text));
+      });
       await connection.query(
-        `INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
+        `INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ${tuples.join(',')}
          ON DUPLICATE KEY UPDATE value = VALUES(value), unit = VALUES(unit), tags = VALUES(tags)`,
-        values,
       );
     }
     return keys;

@@ -22,10 +22,18 @@ export interface AppProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the app (`src/main.ts`) in a process of its own and waits until /health answers. */
-export async function startAppProcess(env: Record<string, string | undefined>, nodeFlags: string[] = []): Promise<AppProcess> {
+/**
+ * Starts the app in a process of its own and waits until /health answers:
+ * from source through tsx, or (`built`) the compiled `dist/main.js` as in production.
+ */
+export async function startAppProcess(
+  env: Record<string, string | undefined>,
+  nodeFlags: string[] = [],
+  built = false,
+): Promise<AppProcess> {
   const port = env.REST_PORT && env.REST_PORT !== '0' ? env.REST_PORT : String(await freePort());
-  const child = spawn(process.execPath, [...nodeFlags, '--require', 'reflect-metadata', '--import', 'tsx', 'src/main.ts'], {
+  const entry = built ? ['dist/main.js'] : ['--require', 'reflect-metadata', '--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, [...nodeFlags, ...entry], {
     cwd: appDir,
     env: { ...process.env, ...env, REST_HOST: '127.0.0.1', REST_PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
