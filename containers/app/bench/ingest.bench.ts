@@ -24,8 +24,9 @@ import { percentile, table } from './stats';
  *   (c) the app draining 2,000 messages of 100 measures, against a raw 500-row multi-insert
  *   (d) a publisher at full confirmed rate and the app at once: queue depth, publish→stored latency
  *   (e) the app's resident memory
- * Writes bench/results/ingest.json. `--database` picks a database that already holds
- * measures (e.g. the 10M-row bench database from `npm run seed`): index size changes insert cost.
+ * Writes bench/results/ingest.json (or ingest-<label>.json with `--label`). It runs in the
+ * bench database (see `npm run seed`) or `--database`: the rows already stored there
+ * matter, since index size changes insert cost.
  */
 
 const EXPERIMENT = 'BENCH-INGEST';
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '2000' },
     sustain: { type: 'string', default: '30' },
     database: { type: 'string' },
+    label: { type: 'string' },
   },
 });
 const MESSAGES = Number(args.messages);
@@ -293,7 +295,7 @@ async function main() {
       ],
     ),
   );
-  const out = join(__dirname, 'results', args.database ? `ingest-${args.database}.json` : 'ingest.json');
+  const out = join(__dirname, 'results', args.label ? `ingest-${args.label}.json` : 'ingest.json');
   mkdirSync(join(__dirname, 'results'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`written to ${out}`);
