@@ -77,7 +77,9 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const body = toProblem(error);
     res.locals.error = error;
-    if (body.status >= 500) {
+    if (body.status === 503) {
+      log.warn('request refused: a dependency is unavailable', { requestId: res.locals.requestId, reason: body.detail });
+    } else if (body.status >= 500) {
       log.error('request failed', {
         requestId: res.locals.requestId,
         error: (error as Error)?.message,

@@ -104,4 +104,18 @@ describe('Readiness with RabbitMQ unreachable', () => {
     assert.deepEqual(response.body, { status: 'not_ready', checks: { mysql: 'up', rabbitmq: 'down' } });
     assert.equal((await app.api.get('/health')).status, 200);
   });
+
+  it('When measures are posted while the broker cannot be reached, then 503, not a false 202', async () => {
+    const admin = await createAdmin(app, 'A-503');
+    assert.equal(
+      (await app.api.post('/experiments', { experiment_id: 'NOBROKER', name: 'n' }, { token: admin.token })).status,
+      201,
+    );
+    const response = await app.api.post(
+      '/experiments/NOBROKER/measures',
+      { experiment_id: 'NOBROKER', sensor: 's', value: 1, timestamp: 0 },
+      { token: admin.token },
+    );
+    assertProblem(response, 503);
+  });
 });
