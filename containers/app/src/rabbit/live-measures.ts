@@ -9,12 +9,21 @@ import { topologyOf } from './topology';
 
 export type MeasuresListener = (measures: Measure[]) => void;
 
+/** Routing key of "watching" notices; `!` cannot occur in an experiment id. */
+const WATCH_KEY = 'watching!';
+const WATCH_EVERY_MS = 5_000;
+const WATCH_LASTS_MS = 15_000;
+const READY_WAIT_MS = 2_000;
+
 /**
- * "Stored" events between app instances. Each instance announces what it
- * committed on a topic exchange (routing key: the experiment id); each
- * instance with live-stream clients listens on an exclusive queue of its own,
- * bound only to the experiments its clients watch. So a client sees measures
- * stored by any instance.
+ * "Stored" events between app instances, for live streams. Each instance
+ * publishes what it committed on a topic exchange (routing key: the
+ * experiment id), but only for experiments that some instance's clients
+ * watch: instances with live-stream clients say so every 5 s ("watching"
+ * notices, which every instance hears), so an unwatched experiment costs the
+ * broker nothing. Each watching instance listens on an exclusive queue bound
+ * to the experiments its clients watch, so a client sees measures stored by
+ * any instance.
  */
 @injectable()
 export class LiveMeasures {
@@ -22,8 +31,13 @@ export class LiveMeasures {
   private readonly exchange: string;
   private readonly listeners = new Map<string, Set<MeasuresListener>>();
   private readonly bindings = new Map<string, Promise<void>>();
+  /** Experiments watched anywhere, with when that stops being true unless repeated. */
+  private readonly watched = new Map<string, number>();
+  /** Resolvers waiting to hear this instance's own notice about an experiment. */
+  private readonly heard = new Map<string, (() => void)[]>();
   private wrapper: ChannelWrapper | null = null;
   private current: { channel: Channel; queue: string } | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
     @inject(CONFIG) config: AppConfig,
@@ -43,6 +57,7 @@ export class LiveMeasures {
         autoDelete: true,
         arguments: { 'x-max-length': 10_000, 'x-overflow': 'drop-head' },
       });
+      await channel.bindQueue(queue, this.exchange, WATCH_KEY);
       for (const experimentId of this.listeners.keys()) await channel.bindQueue(queue, this.exchange, experimentId);
       await channel.consume(queue, (message) => message && this.dispatch(message.fields.routingKey, message.content), {
         noAck: true,
@@ -51,13 +66,18 @@ export class LiveMeasures {
         if (this.current?.channel === channel) this.current = null;
       });
       this.current = { channel, queue };
+      this.sayWatching([...this.listeners.keys()]);
     });
+    this.heartbeat = setInterval(() => this.sayWatching([...this.listeners.keys()]), WATCH_EVERY_MS);
+    this.heartbeat.unref();
   }
 
-  /** Tells every instance what was just committed (best effort: a live view, not a guarantee). */
+  /** Publishes what was just committed, for the experiments someone watches (best effort: a live view). */
   announce(measures: Measure[]): void {
+    const now = Date.now();
     const byExperiment = new Map<string, Measure[]>();
     for (const m of measures) {
+      if ((this.watched.get(m.experimentId) ?? 0) < now) continue;
       const list = byExperiment.get(m.experimentId);
       if (list) list.push(m);
       else byExperiment.set(m.experimentId, [m]);
@@ -69,14 +89,18 @@ export class LiveMeasures {
 
   /**
    * Calls `listener` with each group of newly stored measures of the
-   * experiment. `bound` resolves once events for it reach this instance.
+   * experiment. `bound` resolves once every instance has been told to send
+   * them (this instance heard its own notice come back through the broker).
    */
   subscribe(experimentId: string, listener: MeasuresListener): { unsubscribe: () => void; bound: Promise<void> } {
     let entry = this.listeners.get(experimentId);
     if (!entry) {
       entry = new Set();
       this.listeners.set(experimentId, entry);
-      this.bindings.set(experimentId, this.bind(experimentId, true));
+      this.bindings.set(
+        experimentId,
+        this.bind(experimentId, true).then(() => this.noticeHeard(experimentId)),
+      );
     }
     const set = entry;
     set.add(listener);
@@ -91,9 +115,23 @@ export class LiveMeasures {
     return { unsubscribe, bound: this.bindings.get(experimentId) ?? Promise.resolve() };
   }
 
-  /** Resolves once the subscriptions made so far are bound (for tests and orderly start-up). */
-  async ready(): Promise<void> {
-    await this.wrapper?.waitForConnect();
+  /** Says "watching" and waits (bounded) until this instance hears it back. */
+  private noticeHeard(experimentId: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, READY_WAIT_MS);
+      const waiting = this.heard.get(experimentId) ?? [];
+      waiting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.heard.set(experimentId, waiting);
+      this.sayWatching([experimentId]);
+    });
+  }
+
+  private sayWatching(experimentIds: string[]): void {
+    if (experimentIds.length === 0) return;
+    this.connector.publishTransient(this.exchange, WATCH_KEY, Buffer.from(JSON.stringify(experimentIds)));
   }
 
   private async bind(experimentId: string, on: boolean): Promise<void> {
@@ -107,19 +145,27 @@ export class LiveMeasures {
     }
   }
 
-  private dispatch(experimentId: string, body: Buffer): void {
-    const listeners = this.listeners.get(experimentId);
-    if (!listeners) return;
-    let measures: Measure[];
+  private dispatch(routingKey: string, body: Buffer): void {
+    let payload: unknown;
     try {
-      measures = JSON.parse(body.toString('utf8')) as Measure[];
+      payload = JSON.parse(body.toString('utf8'));
     } catch {
       return;
     }
-    for (const listener of listeners) listener(measures);
+    if (routingKey === WATCH_KEY) {
+      const until = Date.now() + WATCH_LASTS_MS;
+      for (const experimentId of payload as string[]) {
+        this.watched.set(experimentId, until);
+        for (const resolve of this.heard.get(experimentId) ?? []) resolve();
+        this.heard.delete(experimentId);
+      }
+      return;
+    }
+    for (const listener of this.listeners.get(routingKey) ?? []) listener(payload as Measure[]);
   }
 
   async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.listeners.clear();
     await this.wrapper?.close().catch(() => undefined);
     this.wrapper = null;

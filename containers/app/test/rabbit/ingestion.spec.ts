@@ -98,6 +98,16 @@ describe('Ingestion over AMQP', () => {
     assert.match(metrics, new RegExp(`mymonit_ingest_messages_total\\{[^}]*outcome="rejected"[^}]*\\} ${poison.length}`));
   });
 
+  it('When nobody watches an experiment live, then storing it publishes no live events', async () => {
+    const { queue } = await amqp.channel.assertQueue('', { exclusive: true });
+    await amqp.channel.bindQueue(queue, amqp.topology.storedExchange, 'ING');
+    await amqp.publish(Array.from({ length: 20 }, (_, i) => measure('quiet', i)));
+    await eventually(async () => (await count('quiet')) === 20, 10_000, 'measures stored');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await amqp.messageCount(queue), 0);
+    await amqp.channel.deleteQueue(queue);
+  });
+
   it('When measures are posted over HTTP, then 202 after the broker confirmed, and they are stored', async () => {
     const scientist = await createScientist(app, admin, 'S-HTTP');
     await associate(app, admin, 'ING', scientist.userId);
