@@ -16,6 +16,7 @@ import { StorageConnector } from '../src/storage/storage-connector';
 import { startAppProcess, type AppProcess } from '../test/support/app-process';
 import { useBenchEnvironment } from './bench-env';
 import { percentile, table } from './stats';
+import { signUp } from '../test/support/identities';
 
 /**
  * `npm run bench:ingest`: the ingestion pipeline against its ceiling, in one run.
@@ -306,19 +307,11 @@ async function main() {
 
 /** An admin identity in the Auth Emulator, linked to a MyMONIT user, for the SSE client. */
 async function adminToken(): Promise<string> {
-  const response = await fetch(
-    `http://${process.env.FIREBASE_AUTH_EMULATOR_HOST}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `ingest-${Date.now()}@mymonit.dev`, password: 'bench-bench', returnSecureToken: true }),
-    },
-  );
-  const identity = (await response.json()) as { localId: string; idToken: string };
+  const identity = await signUp('ingest');
   const container = buildContainer(config);
   await container.resolve(UserService).bootstrapAdmin('BENCH-INGEST-ADMIN', {
     name: 'Bench',
-    username: identity.localId,
+    username: identity.uid,
     email: 'bench@mymonit.dev',
     role: 'ADMIN',
   });

@@ -12,6 +12,7 @@ import { freePort, httpClient, startAppProcess, useBenchEnvironment } from './be
 import { StorageConnector } from '../src/storage/storage-connector';
 import { seed, seedExperimentId, seedPlan } from './seed';
 import { percentile, table } from './stats';
+import { signUp } from '../test/support/identities';
 
 /**
  * `npm run bench:query`: REST against the same SQL run directly, on seeded data.
@@ -20,19 +21,6 @@ import { percentile, table } from './stats';
  */
 
 const DAY = 86_400_000;
-
-async function signUp(): Promise<{ uid: string; idToken: string }> {
-  const response = await fetch(
-    `http://${process.env.FIREBASE_AUTH_EMULATOR_HOST}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `bench-${Date.now()}@mymonit.dev`, password: 'bench-bench', returnSecureToken: true }),
-    },
-  );
-  const json = (await response.json()) as { localId: string; idToken: string };
-  return { uid: json.localId, idToken: json.idToken };
-}
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
@@ -73,7 +61,7 @@ async function main() {
   }
 
   // The reader is a scientist associated with the experiment: the full authorisation path.
-  const identity = await signUp();
+  const identity = await signUp('bench');
   const experimentId = seedExperimentId(0);
   const experiments = container.resolve(ExperimentRepository);
   const experiment = await experiments.findById(experimentId);
