@@ -8,7 +8,7 @@ import mysql from 'mysql2/promise';
 import { configOrExit } from '../src/cli/cli-context';
 import { buildContainer } from '../src/container';
 import { Logging } from '../src/logging/logging';
-import { declareTopology, topologyOf } from '../src/rabbit/topology';
+import { topologyOf } from '../src/rabbit/topology';
 import { UserService } from '../src/services/user.service';
 import { ExperimentRepository } from '../src/storage/experiment.repository';
 import { Migrator } from '../src/storage/migrator';
@@ -17,6 +17,7 @@ import { startAppProcess, type AppProcess } from '../test/support/app-process';
 import { useBenchEnvironment } from './bench-env';
 import { percentile, table } from './stats';
 import { signUp } from '../test/support/identities';
+import { AmqpClient } from '../test/support/amqp';
 
 /**
  * `npm run bench:ingest`: the ingestion pipeline against its ceiling, in one run.
@@ -60,14 +61,8 @@ const appFlags = process.env.BENCH_APP_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-
 const single = (i: number) =>
   Buffer.from(JSON.stringify({ experiment_id: EXPERIMENT, sensor: `s${i % 50}`, value: i * 0.5, unit: 'K', timestamp: T0 + i }));
 
-async function publishAll(channel: amqplib.ConfirmChannel, count: number, body: (i: number) => Buffer) {
-  for (let i = 0; i < count; i++) {
-    if (!channel.publish(topology.exchange, topology.routingKey, body(i), { persistent: true })) {
-      await new Promise((r) => channel.once('drain', r));
-    }
-    if (i % 1000 === 999) await channel.waitForConfirms();
-  }
-  await channel.waitForConfirms();
+function* bodies(count: number, body: (i: number) => Buffer) {
+  for (let i = 0; i < count; i++) yield body(i);
 }
 
 /** Polls `check` every `every` ms (gently: polling the app costs the app CPU). */
@@ -162,10 +157,9 @@ async function main() {
   const clean = () => db.query('DELETE FROM measures WHERE experiment_ref = ?', [experiment.ref]);
 
   const amqp = await amqplib.connect(config.rabbit.url);
-  const publisher = await amqp.createConfirmChannel();
+  // Publishes as an instrument does; connecting declares the app's topology (idempotent).
+  const publisher = await AmqpClient.connect(config);
   const admin = await amqp.createChannel();
-  // Declare the topology the app uses (the app's own declaration is idempotent).
-  await declareTopology(admin, config);
   const depth = async () => (await admin.checkQueue(topology.queue)).messageCount;
   await admin.purgeQueue(topology.queue);
   await clean();
@@ -181,12 +175,12 @@ async function main() {
   const sampler = setInterval(() => app && (rssPeak = Math.max(rssPeak, rssMb(app.child.pid!))), 200);
   for (let round = 1; round <= 2; round++) {
     console.log(`(a) round ${round}: prefilling ${MESSAGES} messages…`);
-    await publishAll(publisher, MESSAGES, single);
+    await publisher.publish(bodies(MESSAGES, single));
     rawRuns.push(await rawPipeline(db, amqp, experiment.ref, sensorRefs, MESSAGES));
     console.log(`(a) raw pipeline: ${rawRuns.at(-1)!.toFixed(0)} msg/s`);
     await clean();
     console.log(`(b) round ${round}: prefilling ${MESSAGES} messages…`);
-    await publishAll(publisher, MESSAGES, single);
+    await publisher.publish(bodies(MESSAGES, single));
     app = await startAppProcess({ ...process.env }, appFlags, true);
     const started = process.hrtime.bigint();
     await drained(app, depth, MESSAGES, 'app drain');
@@ -212,7 +206,7 @@ async function main() {
     Buffer.from(
       JSON.stringify(Array.from({ length: 100 }, (_, j) => ({ experiment_id: EXPERIMENT, sensor: `s${(b * 100 + j) % 50}`, value: j, unit: 'K', timestamp: T0 + b * 100 + j }))),
     );
-  await publishAll(publisher, BATCH_MESSAGES, batchBody);
+  await publisher.publish(bodies(BATCH_MESSAGES, batchBody));
   app = await startAppProcess({ ...process.env }, appFlags, true);
   started = process.hrtime.bigint();
   await drained(app, depth, BATCH_MESSAGES, 'app drain of batches');
@@ -301,6 +295,7 @@ async function main() {
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`written to ${out}`);
   await admin.deleteQueue(topology.queue).catch(() => undefined);
+  await publisher.close();
   await amqp.close();
   await db.end();
 }

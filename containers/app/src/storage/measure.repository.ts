@@ -287,13 +287,15 @@ export class MeasureRepository {
    * once the transaction has committed.
    */
   async upsert(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement = 1000) {
-    const keys = await this.sensorKeysFor(connection, records);
+    const names = records.map((r) => `${r.experimentRef}/${r.sensor}`);
+    const keys = await this.sensorKeysFor(connection, records, names);
+    const escape = (text: string) => connection.escape(text);
     for (let start = 0; start < records.length; start += rowsPerStatement) {
-      const chunk = records.slice(start, start + rowsPerStatement);
-      const tuples = chunk.map((r) => {
-        const key = `${r.experimentRef}/${r.sensor}`;
-        return valuesTuple(r, keys.get(key) ?? this.sensorKeys.get(key), (text) => connection.escape(text));
-      });
+      const tuples: string[] = [];
+      for (let i = start; i < Math.min(start + rowsPerStatement, records.length); i++) {
+        const name = names[i]!;
+        tuples.push(valuesTuple(records[i]!, keys.get(name) ?? this.sensorKeys.get(name), escape));
+      }
       await connection.query(
         `INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ${tuples.join(',')}
          ON DUPLICATE KEY UPDATE value = VALUES(value), unit = VALUES(unit), tags = VALUES(tags)`,
@@ -302,13 +304,12 @@ export class MeasureRepository {
     return keys;
   }
 
-  /** Keys of the sensors that `records` name and the cache lacks, creating the new ones. */
-  private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[]) {
+  /** Keys of the sensors that `records` name (`names[i]` is record i's cache key) and the cache lacks, creating the new ones. */
+  private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[], names: string[]) {
     const missing = new Map<string, [number, string]>();
-    for (const r of records) {
-      const key = `${r.experimentRef}/${r.sensor}`;
-      if (!this.sensorKeys.has(key)) missing.set(key, [r.experimentRef, r.sensor]);
-    }
+    records.forEach((r, i) => {
+      if (!this.sensorKeys.has(names[i]!)) missing.set(names[i]!, [r.experimentRef, r.sensor]);
+    });
     const found = new Map<string, number>();
     if (missing.size === 0) return found;
     const pairs = [...missing.values()];

@@ -23,15 +23,15 @@ export class AmqpClient {
   }
 
   /** Publishes bodies to the ingestion exchange, persistent, waiting for confirms every 1,000. */
-  async publish(bodies: (string | Buffer | object)[]): Promise<void> {
+  async publish(bodies: Iterable<string | Buffer | object>): Promise<void> {
     const { exchange, routingKey } = this.topology;
-    for (let i = 0; i < bodies.length; i++) {
-      const body = bodies[i]!;
+    let i = 0;
+    for (const body of bodies) {
       const content = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
       if (!this.channel.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json' })) {
         await new Promise((resolve) => this.channel.once('drain', resolve));
       }
-      if (i % 1000 === 999) await this.channel.waitForConfirms();
+      if (++i % 1000 === 0) await this.channel.waitForConfirms();
     }
     await this.channel.waitForConfirms();
   }
