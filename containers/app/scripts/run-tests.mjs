@@ -2,8 +2,16 @@
 // Runs every *.spec.ts under src/ and test/ with node's test runner (through tsx),
 // one file at a time: the outage tests stop the shared broker and database.
 //   node scripts/run-tests.mjs [filter]   (filter: substring of the spec path)
+//
+// The run captures every log line of every app the tests start: their console
+// in files of a temporary directory (TEST_LOG_DIR) and their Logstash lines
+// through a listener of its own (TEST_LOGSTASH_PORT). After a full run,
+// test/logging/no-personal-data.final.ts checks that no test user's email,
+// name or Firebase uid appears in any of them.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,10 +27,54 @@ if (specs.length === 0) {
   console.error(`no spec files match "${filter}"`);
   process.exit(1);
 }
+
+const logDir = mkdtempSync(join(tmpdir(), 'mymonit-test-logs-'));
+const logstashLines = createWriteStream(join(logDir, 'logstash.jsonl'));
+const sockets = new Set();
+const logstash = createServer((socket) => {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => undefined);
+  // Whole lines only, so that lines of concurrent connections never interleave.
+  let pending = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk) => {
+    pending += chunk;
+    const end = pending.lastIndexOf('\n');
+    if (end < 0) return;
+    logstashLines.write(pending.slice(0, end + 1));
+    pending = pending.slice(end + 1);
+  });
+});
+await new Promise((resolve) => logstash.listen(0, '127.0.0.1', resolve));
+
+const env = {
+  ...process.env,
+  NODE_ENV: 'test',
+  TEST_LOG_DIR: logDir,
+  TEST_LOGSTASH_PORT: String(logstash.address().port),
+};
+
+function nodeTest(files) {
+  const child = spawn(
+    process.execPath,
+    ['--require', 'reflect-metadata', '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 1}`, ...files],
+    { cwd: appDir, stdio: 'inherit', env },
+  );
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+}
+
 console.log(`running ${specs.length} spec files`);
-const child = spawn(
-  process.execPath,
-  ['--require', 'reflect-metadata', '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 1}`, ...specs],
-  { cwd: appDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
-);
-child.on('exit', (code) => process.exit(code ?? 1));
+let code = await nodeTest(specs);
+
+// Every test process has exited; their connections are closing.
+for (const socket of sockets) socket.end();
+await new Promise((resolve) => logstash.close(resolve));
+await new Promise((resolve) => logstashLines.end(resolve));
+if (filter === '') {
+  console.log(`checking the run's log lines for personal data (${logDir})`);
+  code = (await nodeTest(['test/logging/no-personal-data.final.ts'])) || code;
+}
+if (code === 0 && process.env.TEST_KEEP_LOGS === undefined) rmSync(logDir, { recursive: true, force: true });
+else console.log(`log lines of this run: ${logDir}`);
+process.exit(code);

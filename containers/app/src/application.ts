@@ -3,7 +3,7 @@ import { inject, injectable } from 'tsyringe';
 import type { AddressInfo } from 'node:net';
 import { IDENTITY_VERIFIER, type IdentityVerifier } from './auth/identity-verifier';
 import { CONFIG, describeConfig, type AppConfig } from './config';
-import { Logging, type Logger } from './logging/logging';
+import { Logging, type Log } from './logging/logging';
 import { LiveMeasures } from './rabbit/live-measures';
 import { RabbitConnector } from './rabbit/rabbit-connector';
 import { RabbitListener } from './rabbit/rabbit-listener';
@@ -14,7 +14,7 @@ import { StorageConnector } from './storage/storage-connector';
 /** The running app: start order, and the reverse on shutdown. */
 @injectable()
 export class Application {
-  private readonly log: Logger;
+  private readonly log: Log;
 
   constructor(
     @inject(CONFIG) private readonly config: AppConfig,
@@ -31,7 +31,7 @@ export class Application {
   }
 
   async start(): Promise<AddressInfo> {
-    this.log.info('starting MyMONIT', { config: describeConfig(this.config) });
+    this.log.info('starting MyMONIT', { event: 'app.start', config: describeConfig(this.config) });
     if (this.config.firebase.emulatorHost) {
       this.log.warn(
         `FIREBASE_AUTH_EMULATOR_HOST=${this.config.firebase.emulatorHost}: tokens are checked against the Firebase Auth Emulator, NOT signature-verified. Development and tests only.`,
@@ -45,7 +45,7 @@ export class Application {
   }
 
   async stop(): Promise<void> {
-    this.log.info('stopping MyMONIT');
+    this.log.info('stopping MyMONIT', { event: 'app.stop' });
     // Stop taking work on both doors; finish and acknowledge what is in flight.
     await Promise.all([this.rest.stop(), this.listener.stop()]);
     await this.live.close();

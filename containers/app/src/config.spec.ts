@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       { exchange: 'mymonit', routingKey: 'measures', queue: 'measures' },
     );
     assert.deepEqual(config.rest, { host: '0.0.0.0', port: 5000 });
-    assert.deepEqual(config.logstash, { host: 'localhost', port: 5959 });
+    assert.deepEqual(config.logstash, { enabled: true, host: 'localhost', port: 5959, bufferLines: 20_000 });
   });
 
   it('When DB_PASSWORD is empty, then it is an empty password, not the default', () => {

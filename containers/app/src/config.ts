@@ -56,6 +56,11 @@ const environmentSchema = z
     REST_PORT: port(5000, 0),
     LOGSTASH_HOST: text('localhost'),
     LOGSTASH_PORT: port(5959),
+    LOGSTASH_ENABLED: z.preprocess(emptyAsUnset, z.enum(['true', 'false']).default('true')),
+    LOGSTASH_BUFFER_LINES: z.preprocess(
+      emptyAsUnset,
+      z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+    ),
     GOOGLE_APPLICATION_CREDENTIALS: optionalText,
     FIREBASE_PROJECT_ID: optionalText,
     FIREBASE_AUTH_EMULATOR_HOST: optionalText,
@@ -111,7 +116,13 @@ export interface AppConfig {
     batchWaitMs: number;
   };
   rest: { host: string; port: number };
-  logstash: { host: string; port: number };
+  logstash: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** Lines held while Logstash is unreachable or slow; beyond it the oldest are dropped. */
+    bufferLines: number;
+  };
   firebase: {
     projectId?: string;
     credentialsFile?: string;
@@ -180,7 +191,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       batchWaitMs: env.INGEST_BATCH_WAIT_MS,
     },
     rest: { host: env.REST_HOST, port: env.REST_PORT },
-    logstash: { host: env.LOGSTASH_HOST, port: env.LOGSTASH_PORT },
+    logstash: {
+      enabled: env.LOGSTASH_ENABLED === 'true',
+      host: env.LOGSTASH_HOST,
+      port: env.LOGSTASH_PORT,
+      bufferLines: env.LOGSTASH_BUFFER_LINES,
+    },
     firebase: {
       projectId: env.FIREBASE_PROJECT_ID,
       credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS,

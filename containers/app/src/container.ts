@@ -8,7 +8,8 @@ import { CachedIdentityVerifier } from './auth/cached-identity-verifier';
 import { FirebaseIdentityVerifier } from './auth/firebase-identity-verifier';
 import { IDENTITY_VERIFIER } from './auth/identity-verifier';
 import { CONFIG, type AppConfig } from './config';
-import { Logging } from './logging/logging';
+import { AuditLog } from './logging/audit-log';
+import { LOG_CONSOLE, Logging } from './logging/logging';
 import { Metrics } from './metrics/metrics';
 import { LiveMeasures } from './rabbit/live-measures';
 import { MeasurePublisher } from './rabbit/measure-publisher';
@@ -35,6 +36,7 @@ import { UserRepository } from './storage/user.repository';
 /** Every component, one instance each per container: the composition root (the original's Container). */
 const SINGLETONS: (new (...args: never[]) => unknown)[] = [
   Logging,
+  AuditLog,
   Metrics,
   StorageConnector,
   Migrator,
@@ -68,6 +70,7 @@ export interface ContainerOverrides {
 export function buildContainer(config: AppConfig, overrides: ContainerOverrides = {}): DependencyContainer {
   const container = rootContainer.createChildContainer();
   container.register(CONFIG, { useValue: config });
+  container.register(LOG_CONSOLE, { useValue: 'process' });
   for (const component of SINGLETONS) container.registerSingleton(component as new () => unknown);
   container.registerSingleton(FirebaseIdentityVerifier);
   container.registerSingleton(IDENTITY_VERIFIER, CachedIdentityVerifier);

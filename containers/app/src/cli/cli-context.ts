@@ -33,6 +33,8 @@ export function applyLocalDefaults(extra: Record<string, string> = {}): void {
     DB_PASSWORD: '',
     RABBIT_URL: '127.0.0.1',
     FIREBASE_PROJECT_ID: 'demo-mymonit',
+    // A development machine has no Logstash; the console shows every line.
+    LOGSTASH_ENABLED: 'false',
     ...extra,
   };
   for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;

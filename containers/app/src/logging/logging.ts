@@ -1,46 +1,200 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { inject, injectable } from 'tsyringe';
-import winston, { format, type Logger } from 'winston';
+import winston, { format, type Logger as WinstonLogger } from 'winston';
 import type Transport from 'winston-transport';
+import { Counter, Gauge } from 'prom-client';
 import { CONFIG, type AppConfig } from '../config';
+import { Metrics } from '../metrics/metrics';
 import { consoleFormat, wantsColour } from './console-format';
+import { isLogging, toLoggable } from './faceted';
+import { LogstashShipper } from './logstash-shipper';
 
-export type { Logger };
+/**
+ * Where console lines go: 'process' for the process's stdout (stderr for
+ * errors), or a stream (tests capture the console of every app they start).
+ */
+export const LOG_CONSOLE = Symbol('LogConsole');
+export type LogConsole = NodeJS.WritableStream | 'process';
+
+/** Fields every line logged while serving one request carries (its request id). */
+export interface LogContext {
+  requestId?: string;
+}
+
+type Level = 'error' | 'warn' | 'info' | 'http' | 'debug';
+
+/**
+ * A component's logger. Its methods are logging code (`@isLogging`): the
+ * fields are copied to plain JSON inside them, so `@doNotLog` personal data
+ * reads `***` in every transport, and never the real value.
+ */
+export class Log {
+  constructor(
+    private readonly target: WinstonLogger,
+    private readonly context: AsyncLocalStorage<LogContext>,
+  ) {}
+
+  @isLogging error(message: string, fields?: object): void {
+    this.write('error', message, fields);
+  }
+
+  @isLogging warn(message: string, fields?: object): void {
+    this.write('warn', message, fields);
+  }
+
+  @isLogging info(message: string, fields?: object): void {
+    this.write('info', message, fields);
+  }
+
+  @isLogging http(message: string, fields?: object): void {
+    this.write('http', message, fields);
+  }
+
+  @isLogging debug(message: string, fields?: object): void {
+    this.write('debug', message, fields);
+  }
+
+  isDebugEnabled(): boolean {
+    return this.target.isLevelEnabled('debug');
+  }
+
+  private write(level: Level, message: string, fields?: object): void {
+    if (!this.target.isLevelEnabled(level)) return;
+    const context = this.context.getStore();
+    const plain = fields === undefined ? {} : (toLoggable(fields) as Record<string, unknown>);
+    this.target.log(level, message, context ? { ...context, ...plain } : plain);
+  }
+}
+
+/** How long shutdown waits for buffered lines to reach a connected Logstash. */
+const FLUSH_TIMEOUT_MS = 3_000;
 
 /**
  * The one logging service (the original's `Logging`): every component asks it
- * for a child logger named after itself; transports are added here only.
+ * for a `Log` named after itself; transports are set up here only. Lines go to
+ * the console (human-readable) and, unless LOGSTASH_ENABLED=false, to Logstash
+ * as JSON lines; every line carries `service`, `component`, `@timestamp` and
+ * `level`.
  */
 @injectable()
 export class Logging {
-  private readonly root: Logger;
+  private readonly root: WinstonLogger;
+  private readonly context = new AsyncLocalStorage<LogContext>();
+  private readonly shipper: LogstashShipper | null;
+  private readonly self: Log;
 
-  constructor(@inject(CONFIG) config: AppConfig) {
+  constructor(
+    @inject(CONFIG) config: AppConfig,
+    @inject(Metrics) metrics: Metrics,
+    @inject(LOG_CONSOLE) consoleStream: LogConsole,
+  ) {
+    const consoleTransport = consoleStream !== 'process'
+      ? new winston.transports.Stream({ stream: consoleStream, format: consoleFormat(false) })
+      : new winston.transports.Console({ format: consoleFormat(wantsColour()), stderrLevels: ['error'] });
     this.root = winston.createLogger({
       level: config.logLevel,
       defaultMeta: { service: 'mymonit' },
       format: format.timestamp({ alias: '@timestamp' }),
-      transports: [
-        new winston.transports.Console({
-          format: consoleFormat(wantsColour()),
-          stderrLevels: ['error'],
-        }),
-      ],
+      transports: [consoleTransport],
     });
+    this.self = this.logger('logging');
+    this.shipper = config.logstash.enabled ? this.startShipper(config, metrics) : null;
   }
 
-  logger(component: string): Logger {
-    return this.root.child({ component });
+  logger(component: string): Log {
+    return new Log(this.root.child({ component }), this.context);
+  }
+
+  /** Runs `fn` so that every line logged within it, however deep, carries `context`. */
+  withContext<T>(context: LogContext, fn: () => T): T {
+    return this.context.run(context, fn);
   }
 
   addTransport(transport: Transport): void {
     this.root.add(transport);
   }
 
-  /** Flushes every transport; lines logged before this call are not lost. */
+  /**
+   * Flushes every transport; lines logged before this call are not lost. A
+   * connected Logstash gets up to 3 s to take the buffer; an unreachable one
+   * is not waited for (the console says how many lines it missed).
+   */
   async close(): Promise<void> {
+    if (this.shipper) {
+      const drained = this.shipper.isConnected && (await this.shipper.flush(FLUSH_TIMEOUT_MS));
+      if (!drained && this.shipper.bufferedLines > 0) {
+        this.self.warn('log lines not shipped to Logstash at shutdown', { event: 'logstash.unshipped', lines: this.shipper.bufferedLines });
+      }
+      this.shipper.close();
+    }
     await new Promise<void>((resolve) => {
       this.root.once('finish', () => resolve());
       this.root.end();
     });
+  }
+
+  private startShipper(config: AppConfig, metrics: Metrics): LogstashShipper {
+    const { host, port, bufferLines } = config.logstash;
+    const endpoint = `${host}:${port}`;
+    const dropped = new Counter({
+      name: 'mymonit_log_lines_dropped_total',
+      help: 'Log lines dropped (oldest first) because the Logstash buffer was full',
+      registers: [metrics.registry],
+    });
+    const shipped = new Counter({
+      name: 'mymonit_log_lines_shipped_total',
+      help: 'Log lines written to the Logstash connection',
+      registers: [metrics.registry],
+    });
+    const connectedGauge = new Gauge({
+      name: 'mymonit_logstash_connected',
+      help: '1 while the Logstash connection is up',
+      registers: [metrics.registry],
+    });
+    let droppedInOutage = 0;
+    let everConnected = false;
+    let reported = false;
+    const shipper = new LogstashShipper(
+      { host, port, bufferLines },
+      {
+        dropped: () => {
+          dropped.inc();
+          droppedInOutage++;
+        },
+        shipped: () => shipped.inc(),
+        connection: (connected) => {
+          connectedGauge.set(connected ? 1 : 0);
+          if (connected) {
+            if (reported || everConnected) {
+              this.self.info('Logstash reachable; shipping the buffered lines', {
+                event: 'logstash.connected',
+                endpoint,
+                droppedLines: droppedInOutage,
+              });
+            }
+            everConnected = true;
+            reported = false;
+            droppedInOutage = 0;
+          } else if (!reported) {
+            // Once per outage, not once per retry.
+            reported = true;
+            this.self.warn(
+              everConnected ? 'Logstash connection lost; buffering log lines' : 'Logstash unreachable; buffering log lines',
+              { event: 'logstash.disconnected', endpoint, bufferLines },
+            );
+          }
+        },
+      },
+    );
+    new Gauge({
+      name: 'mymonit_log_lines_buffered',
+      help: 'Log lines waiting for Logstash',
+      registers: [metrics.registry],
+      collect() {
+        this.set(shipper.bufferedLines);
+      },
+    });
+    this.root.add(shipper);
+    return shipper;
   }
 }

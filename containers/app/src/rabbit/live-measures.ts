@@ -2,7 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
-import { Logging, type Logger } from '../logging/logging';
+import { Logging, type Log } from '../logging/logging';
 import type { Measure } from '../model/measure';
 import { RabbitConnector } from './rabbit-connector';
 import { topologyOf } from './topology';
@@ -27,7 +27,7 @@ const READY_WAIT_MS = 2_000;
  */
 @injectable()
 export class LiveMeasures {
-  private readonly log: Logger;
+  private readonly log: Log;
   private readonly exchange: string;
   private readonly listeners = new Map<string, Set<MeasuresListener>>();
   private readonly bindings = new Map<string, Promise<void>>();

@@ -3,7 +3,7 @@ import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-conn
 import type { ConfirmChannel, Options } from 'amqplib';
 import { CONFIG, rabbitEndpoint, type AppConfig } from '../config';
 import { UnavailableError } from '../errors';
-import { Logging, type Logger } from '../logging/logging';
+import { Logging, type Log } from '../logging/logging';
 import { declareTopology } from './topology';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
@@ -18,7 +18,7 @@ const PUBLISH_TIMEOUT_MS = 10_000;
 export class RabbitConnector {
   private connection: AmqpConnectionManager | null = null;
   private publisher: ChannelWrapper | null = null;
-  private readonly log: Logger;
+  private readonly log: Log;
 
   constructor(
     @inject(CONFIG) private readonly config: AppConfig,

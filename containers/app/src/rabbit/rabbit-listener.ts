@@ -2,7 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
-import { Logging, type Logger } from '../logging/logging';
+import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import { LiveMeasures } from './live-measures';
 import { RabbitConnector } from './rabbit-connector';
@@ -30,7 +30,7 @@ const SHUTDOWN_GRACE_MS = 30_000;
  */
 @injectable()
 export class RabbitListener {
-  private readonly log: Logger;
+  private readonly log: Log;
   private readonly topology;
   private wrapper: ChannelWrapper | null = null;
   private consumer: { channel: Channel; tag: string } | null = null;
@@ -146,7 +146,12 @@ export class RabbitListener {
       outcomes.map(async (outcome, i) => {
         if (outcome.stored !== false) return;
         const { message } = batch[i]!;
-        this.log.warn('message rejected', { event: 'ingest.rejected', reason: outcome.reason, bytes: message.content.length });
+        this.log.warn('message rejected', {
+          event: 'ingest.rejected',
+          rejectKind: outcome.kind,
+          reason: outcome.reason,
+          bytes: message.content.length,
+        });
         try {
           await this.connector.publishReliably(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
             ...message.properties,

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AppConfig } from '../config';
 import { Logging } from '../logging/logging';
+import { Metrics } from '../metrics/metrics';
 import type { Measure } from '../model/measure';
 import type { MeasureRepository, UnknownExperiment } from '../storage/measure.repository';
 import { RabbitMessageProcessor, isTransient } from './rabbit-message-processor';
 
-const logging = new Logging({ logLevel: 'error' } as AppConfig);
+const logging = new Logging({ logLevel: 'error', logstash: { enabled: false } } as AppConfig, new Metrics(), 'process');
 const body = (value: unknown, experimentId = 'EXP') =>
   Buffer.from(JSON.stringify({ experiment_id: experimentId, sensor: 's', value, timestamp: 1 }));
 

@@ -2,20 +2,23 @@ import { inject, injectable } from 'tsyringe';
 import { backOff } from 'exponential-backoff';
 import type { Measure } from '../model/measure';
 import { MAX_MESSAGE_BYTES, formatPath, parseMeasureMessage } from '../model/measure-message';
-import { Logging, type Logger } from '../logging/logging';
+import { Logging, type Log } from '../logging/logging';
 import { MeasureRepository } from '../storage/measure.repository';
 
 /** What became of one message. */
 export type Outcome =
   | { stored: true; measures: Measure[] }
-  | { stored: false; reason: string }
+  | { stored: false; reason: string; kind: RejectionKind }
   /** Not settled: the batch was abandoned (shutdown, or its channel is gone); the broker redelivers it. */
   | { stored: null };
+
+/** Why a message was refused, in one word (the `x-mymonit-error` header says it in full). */
+export type RejectionKind = 'too_large' | 'invalid_json' | 'invalid_message' | 'unknown_experiment' | 'storage_refused';
 
 const MAX_REASON_LENGTH = 1000;
 
 /** A message body decoded: its measures, or why it is refused. */
-export type DecodedMessage = { measures: Measure[]; isArray: boolean } | { reason: string };
+export type DecodedMessage = { measures: Measure[]; isArray: boolean } | { reason: string; kind: RejectionKind };
 
 interface Decoded {
   index: number;
@@ -57,7 +60,7 @@ const clip = (reason: string) => (reason.length > MAX_REASON_LENGTH ? `${reason.
  */
 @injectable()
 export class RabbitMessageProcessor {
-  private readonly log: Logger;
+  private readonly log: Log;
 
   constructor(
     @inject(MeasureRepository) private readonly measures: MeasureRepository,
@@ -69,16 +72,16 @@ export class RabbitMessageProcessor {
   /** Decodes one message body; either its measures or why it is refused. */
   decode(body: Buffer): DecodedMessage {
     if (body.length > MAX_MESSAGE_BYTES) {
-      return { reason: `message of ${body.length} bytes is larger than ${MAX_MESSAGE_BYTES} (16 MiB)` };
+      return { kind: 'too_large', reason: `message of ${body.length} bytes is larger than ${MAX_MESSAGE_BYTES} (16 MiB)` };
     }
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
     } catch (error) {
-      return { reason: `not valid JSON: ${(error as Error).message}` };
+      return { kind: 'invalid_json', reason: `not valid JSON: ${(error as Error).message}` };
     }
     const parsed = parseMeasureMessage(json);
-    if (!parsed.ok) return { reason: clip(parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; ')) };
+    if (!parsed.ok) return { kind: 'invalid_message', reason: clip(parsed.errors.map((e) => `${e.field}: ${e.message}`).join('; ')) };
     return { measures: parsed.measures, isArray: Array.isArray(json) };
   }
 
@@ -91,7 +94,7 @@ export class RabbitMessageProcessor {
     const outcomes: Outcome[] = new Array(messages.length);
     const valid: Decoded[] = [];
     messages.forEach((decoded, index) => {
-      if ('reason' in decoded) outcomes[index] = { stored: false, reason: decoded.reason };
+      if ('reason' in decoded) outcomes[index] = { stored: false, reason: decoded.reason, kind: decoded.kind };
       else valid.push({ index, ...decoded });
     });
     await this.store(valid, outcomes, stillWanted);
@@ -115,7 +118,11 @@ export class RabbitMessageProcessor {
       if (valid.length === 1) {
         // MySQL refuses this very message: dead-letter it rather than stall the queue.
         const e = error as { code?: string; message?: string };
-        outcomes[valid[0]!.index] = { stored: false, reason: clip(`storage refused the message: ${e.code ?? ''} ${e.message ?? ''}`.trim()) };
+        outcomes[valid[0]!.index] = {
+          stored: false,
+          kind: 'storage_refused',
+          reason: clip(`storage refused the message: ${e.code ?? ''} ${e.message ?? ''}`.trim()),
+        };
         return;
       }
       // Find the culprit by halves; the innocent messages are stored.
@@ -129,6 +136,7 @@ export class RabbitMessageProcessor {
       outcomes[v.index] = unknown
         ? {
             stored: false,
+            kind: 'unknown_experiment',
             reason: `${formatPath('', v.isArray ? [unknown.measureIndex, 'experiment_id'] : ['experiment_id'])}: unknown experiment ${unknown.experimentId}`,
           }
         : { stored: true, measures: v.measures };

@@ -10,7 +10,7 @@ import {
   ValidationError,
   type FieldError,
 } from '../errors';
-import type { Logger } from '../logging/logging';
+import type { Log } from '../logging/logging';
 
 /** RFC 9457 problem details. */
 export interface ProblemDetails {
@@ -73,7 +73,7 @@ export function toProblem(error: unknown): ProblemDetails {
   return problem(500, 'Internal error');
 }
 
-export function problemHandler(log: Logger): ErrorRequestHandler {
+export function problemHandler(log: Log): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const body = toProblem(error);
     res.locals.error = error;

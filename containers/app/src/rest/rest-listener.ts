@@ -1,13 +1,13 @@
 import { inject, injectable } from 'tsyringe';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONFIG, type AppConfig } from '../config';
-import { UnauthenticatedError } from '../errors';
-import { Logging, type Logger } from '../logging/logging';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import { requireAdmin } from '../services/access';
 import { AuthenticationService } from '../services/authentication.service';
@@ -34,11 +34,11 @@ export class RestListener {
   readonly routes: Route[];
   readonly openApiDocument: ReturnType<typeof buildOpenApiDocument>;
   private server: Server | null = null;
-  private readonly log: Logger;
+  private readonly log: Log;
 
   constructor(
     @inject(CONFIG) private readonly config: AppConfig,
-    @inject(Logging) logging: Logging,
+    @inject(Logging) private readonly logging: Logging,
     @inject(Metrics) private readonly metrics: Metrics,
     @inject(AuthenticationService) private readonly authentication: AuthenticationService,
     @inject(SystemController) system: SystemController,
@@ -109,48 +109,50 @@ export class RestListener {
           ip: req.ip,
         });
       });
-      next();
+      // Every line logged while serving the request carries its id.
+      this.logging.withContext({ requestId }, next);
     };
   }
 
   private handler(route: Route): RequestHandler {
-    return async (req, res) => {
-      res.locals.route = route.path;
-      let user = undefined;
-      if (route.access !== 'public') {
-        try {
-          user = await this.authentication.authenticate(req.get('authorization'));
-        } catch (error) {
-          if (error instanceof UnauthenticatedError) {
-            this.metrics.authFailures.inc({ reason: error.reason });
-            this.log.warn('authentication failed', {
-              event: 'auth.failure',
-              reason: error.reason,
-              requestId: res.locals.requestId,
-              ip: req.ip,
-            });
-          }
-          throw error;
+    // Entered again here: body parsing resumes from socket events, outside the context set on arrival.
+    return (req, res) => this.logging.withContext({ requestId: res.locals.requestId as string }, () => this.serve(route, req, res));
+  }
+
+  private async serve(route: Route, req: Request, res: Response): Promise<void> {
+    res.locals.route = route.path;
+    let user = undefined;
+    if (route.access !== 'public') {
+      try {
+        user = await this.authentication.authenticate(req.get('authorization'));
+      } catch (error) {
+        // A valid identity that is no (longer a) MyMONIT user is a failed login too (403).
+        const reason =
+          error instanceof UnauthenticatedError ? error.reason : error instanceof ForbiddenError ? 'not-a-user' : null;
+        if (reason) {
+          this.metrics.authFailures.inc({ reason });
+          this.log.warn('authentication failed', { event: 'auth.failure', reason, ip: req.ip });
         }
-        res.locals.userId = user.userId;
-        if (route.access === 'admin') requireAdmin(user);
+        throw error;
       }
-      const inputs = parseInputs(route, req);
-      const result = await route.handle({ ...inputs, user: user!, req, res });
-      if (!result) return;
-      for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-      res.status(result.status);
-      if (result.body === undefined) {
-        res.end();
-        return;
-      }
-      // end(string) lets Node encode straight into the socket; res.json() first copies
-      // the whole body into a Buffer, which shows on pages of thousands of measures.
-      const json = JSON.stringify(result.body);
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Content-Length', Buffer.byteLength(json));
-      res.end(json);
-    };
+      res.locals.userId = user.userId;
+      if (route.access === 'admin') requireAdmin(user);
+    }
+    const inputs = parseInputs(route, req);
+    const result = await route.handle({ ...inputs, user: user!, req, res });
+    if (!result) return;
+    for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+    res.status(result.status);
+    if (result.body === undefined) {
+      res.end();
+      return;
+    }
+    // end(string) lets Node encode straight into the socket; res.json() first copies
+    // the whole body into a Buffer, which shows on pages of thousands of measures.
+    const json = JSON.stringify(result.body);
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(json));
+    res.end(json);
   }
 
   async start(): Promise<AddressInfo> {

@@ -1,5 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import { ConflictError, NotFoundError } from '../errors';
+import { AuditLog } from '../logging/audit-log';
 import type { Experiment, ExperimentDetails, ExperimentFields } from '../model/experiment';
 import { isAdmin, type Actor, type User } from '../model/user';
 import { ExperimentRepository } from '../storage/experiment.repository';
@@ -19,12 +20,15 @@ export class ExperimentService {
     @inject(ExperimentRepository) private readonly experiments: ExperimentRepository,
     @inject(UserRepository) private readonly users: UserRepository,
     @inject(ExperimentAccess) private readonly access: ExperimentAccess,
+    @inject(AuditLog) private readonly audit: AuditLog,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async create(actor: Actor, experimentId: string, fields: ExperimentFields): Promise<Experiment> {
     requireAdmin(actor);
-    return this.experiments.insert(experimentId, fields, this.clock());
+    const experiment = await this.experiments.insert(experimentId, fields, this.clock());
+    this.audit.record('audit.experiment.create', actor, { experiment });
+    return experiment;
   }
 
   /** Admins list every experiment, scientists those they are associated with. */
@@ -41,6 +45,7 @@ export class ExperimentService {
     const experiment = await this.access.existingExperiment(experimentId);
     const now = this.clock();
     await this.experiments.update(experiment.ref, fields, now);
+    this.audit.record('audit.experiment.update', actor, { experiment: experimentId });
     return { ...experiment, ...fields, updatedAt: now };
   }
 
@@ -54,6 +59,7 @@ export class ExperimentService {
       );
     }
     await this.experiments.delete(experiment.ref);
+    this.audit.record('audit.experiment.delete', actor, { experiment: experimentId, details: { force } });
   }
 
   /** Returns whether the association is new (false: it already existed). */
@@ -62,7 +68,9 @@ export class ExperimentService {
     const experiment = await this.access.existingExperiment(experimentId);
     const user = await this.users.findById(userId);
     if (!user || user.isErased) throw new NotFoundError(`user ${userId} not found`);
-    return this.experiments.associate(experiment.ref, userId, this.clock());
+    const created = await this.experiments.associate(experiment.ref, userId, this.clock());
+    if (created) this.audit.record('audit.association.create', actor, { experiment: experimentId, user: userId });
+    return created;
   }
 
   async dissociate(actor: Actor, experimentId: string, userId: string): Promise<void> {
@@ -71,6 +79,7 @@ export class ExperimentService {
     if (!(await this.experiments.dissociate(experiment.ref, userId))) {
       throw new NotFoundError(`user ${userId} is not associated with experiment ${experimentId}`);
     }
+    this.audit.record('audit.association.delete', actor, { experiment: experimentId, user: userId });
   }
 
   async associatedUsers(actor: Actor, experimentId: string): Promise<User[]> {

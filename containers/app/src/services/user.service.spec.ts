@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { User, type Actor, type Role, type UserProfile } from '../model/user';
+import type { AuditActor, AuditEvent, AuditLog, AuditTarget } from '../logging/audit-log';
 import type { UserRepository } from '../storage/user.repository';
 import { UserService } from './user.service';
 
@@ -39,21 +40,47 @@ const profile = (role: Role, username = `uid-${role}`): UserProfile => ({
 const admin: Actor = { userId: 'A1', role: 'ADMIN' };
 const scientist: Actor = { userId: 'S1', role: 'SCIENTIST' };
 
+/** Records the audit events instead of logging them. */
+class FakeAudit {
+  readonly events: string[] = [];
+  record(event: AuditEvent, actor: AuditActor, target: AuditTarget) {
+    const user = typeof target.user === 'object' ? target.user.userId : target.user;
+    this.events.push(`${event} by ${actor === 'cli' ? 'cli' : actor.userId} on ${user}`);
+  }
+}
+
 async function serviceWith(...users: [string, Role][]) {
   const repository = new FakeUsers();
   for (const [id, role] of users) await repository.insert(id, profile(role, `uid-${id}`), NOW);
-  return { repository, service: new UserService(repository as unknown as UserRepository, () => NOW) };
+  const audit = new FakeAudit();
+  const service = new UserService(repository as unknown as UserRepository, audit as unknown as AuditLog, () => NOW);
+  return { repository, audit, service };
 }
 
 describe('UserService', () => {
   it('When a scientist tries an admin action, then ForbiddenError and nothing changes', async () => {
-    const { repository, service } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
+    const { repository, audit, service } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
     await assert.rejects(service.create(scientist, 'S2', profile('SCIENTIST')), ForbiddenError);
     await assert.rejects(service.update(scientist, 'S1', profile('ADMIN')), ForbiddenError);
     await assert.rejects(service.erase(scientist, 'A1'), ForbiddenError);
     await assert.rejects(service.list(scientist, { limit: 10, includeErased: false }), ForbiddenError);
     assert.equal(repository.rows.size, 2);
     assert.equal(repository.rows.get('S1')!.role, 'SCIENTIST');
+    assert.deepEqual(audit.events, []);
+  });
+
+  it('When an admin creates, updates and erases a user, then each change is one audit event naming actor and target', async () => {
+    const { audit, service } = await serviceWith(['A1', 'ADMIN']);
+    await service.create(admin, 'S2', profile('SCIENTIST', 'uid-S2'));
+    await service.update(admin, 'S2', profile('ADMIN', 'uid-S2'));
+    await service.erase(admin, 'S2');
+    await service.bootstrapAdmin('A9', profile('ADMIN', 'uid-A9'));
+    assert.deepEqual(audit.events, [
+      'audit.user.create by A1 on S2',
+      'audit.user.update by A1 on S2',
+      'audit.user.erase by A1 on S2',
+      'audit.user.create by cli on A9',
+    ]);
   });
 
   it('When a scientist reads another user, then ForbiddenError whether that user exists or not', async () => {

@@ -1,5 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import { ConflictError, NotFoundError } from '../errors';
+import { AuditLog } from '../logging/audit-log';
 import type { Actor, User, UserProfile } from '../model/user';
 import { UserRepository } from '../storage/user.repository';
 import { requireAdmin, requireAdminOrSelf } from './access';
@@ -15,12 +16,15 @@ export interface UserListQuery {
 export class UserService {
   constructor(
     @inject(UserRepository) private readonly users: UserRepository,
+    @inject(AuditLog) private readonly audit: AuditLog,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async create(actor: Actor, userId: string, profile: UserProfile): Promise<User> {
     requireAdmin(actor);
-    return this.users.insert(userId, profile, this.clock());
+    const user = await this.users.insert(userId, profile, this.clock());
+    this.audit.record('audit.user.create', actor, { user });
+    return user;
   }
 
   async get(actor: Actor, userId: string): Promise<User> {
@@ -42,7 +46,9 @@ export class UserService {
     const current = await this.activeUser(userId);
     if (current.role === 'ADMIN' && profile.role !== 'ADMIN') await this.keepOneAdmin();
     await this.users.update(userId, profile, this.clock());
-    return this.activeUser(userId);
+    const user = await this.activeUser(userId);
+    this.audit.record('audit.user.update', actor, { user, details: { previousRole: current.role } });
+    return user;
   }
 
   /** GDPR erasure (right to be forgotten); the last admin cannot be erased. */
@@ -53,6 +59,7 @@ export class UserService {
     if (!(await this.users.erase(userId, this.clock()))) {
       throw new NotFoundError(`user ${userId} not found`);
     }
+    this.audit.record('audit.user.erase', actor, { user: userId });
   }
 
   /**
@@ -63,7 +70,8 @@ export class UserService {
     const admin = { ...profile, role: 'ADMIN' as const };
     const existing = await this.users.findById(userId);
     if (!existing) {
-      await this.users.insert(userId, admin, this.clock());
+      const user = await this.users.insert(userId, admin, this.clock());
+      this.audit.record('audit.user.create', 'cli', { user });
       return 'created';
     }
     if (existing.isErased) throw new ConflictError(`user ${userId} was erased; choose another user_id`);
@@ -74,6 +82,10 @@ export class UserService {
       existing.email === admin.email;
     if (same) return 'unchanged';
     await this.users.update(userId, admin, this.clock());
+    this.audit.record('audit.user.update', 'cli', {
+      user: (await this.users.findById(userId)) ?? userId,
+      details: { previousRole: existing.role },
+    });
     return 'updated';
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { loadConfig } from '../../src/config';
+import { captureChildOutput, rememberPersonalData } from '../support/log-capture';
 import { dropDatabase, testEnvironment } from '../support/test-app';
 
 const appDir = join(__dirname, '..', '..');
@@ -15,6 +16,7 @@ function run(script: string, args: string[], env: Record<string, string | undefi
     encoding: 'utf8',
     timeout: 60_000,
   });
+  captureChildOutput(result.stdout + result.stderr);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -25,6 +27,7 @@ describe('Command line', () => {
 
   it('When admin:create runs twice, then the admin is created once and the second run changes nothing', async () => {
     const args = ['--user-id', 'A1', '--uid', 'firebase-uid-1', '--name', 'Ada Admin', '--email', 'ada@example.org'];
+    rememberPersonalData('firebase-uid-1', 'Ada Admin', 'ada@example.org');
     const first = run('cli/admin-create.ts', args, env);
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /admin A1: created/);

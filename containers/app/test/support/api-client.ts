@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rememberPersonalData } from './log-capture';
 import type { OpenApiChecker } from './openapi-checker';
 
 export interface ApiResponse<T = any> {
@@ -32,6 +33,10 @@ export class ApiClient {
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     let body: string | undefined = options.rawBody;
     if (options.body !== undefined) {
+      if (path.startsWith('/users') && typeof options.body === 'object' && options.body !== null) {
+        const { name, email, username } = options.body as Record<string, unknown>;
+        rememberPersonalData(name, email, username);
+      }
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     } else if (body !== undefined) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rememberPersonalData } from './log-capture';
 
 /** Identities from the Firebase Auth Emulator, as a browser would get them by signing up. */
 
@@ -30,6 +31,7 @@ async function call(path: string, body: unknown): Promise<Record<string, unknown
 export async function signUp(label = 'user'): Promise<Identity> {
   const email = `${label}-${randomUUID().slice(0, 8)}@test.mymonit.example`;
   const json = await call('accounts:signUp', { email, password: 'correct horse battery', returnSecureToken: true });
+  rememberPersonalData(String(json.localId), email);
   return { uid: String(json.localId), email, idToken: String(json.idToken) };
 }
 

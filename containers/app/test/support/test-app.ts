@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { DependencyContainer } from 'tsyringe';
 import { Application } from '../../src/application';
@@ -8,6 +9,8 @@ import { buildContainer } from '../../src/container';
 import { OpenApiChecker } from './openapi-checker';
 import { ApiClient } from './api-client';
 import { AmqpClient } from './amqp';
+import { consoleCapture, logstashEnvironment } from './log-capture';
+import { LOG_CONSOLE } from '../../src/logging/logging';
 
 export interface TestApp {
   baseUrl: string;
@@ -22,7 +25,9 @@ export function testEnvironment(overrides: Record<string, string> = {}): Record<
   const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
   return {
     NODE_ENV: 'test',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    // With the run's capture, the console goes to a file: log everything a deployment would.
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? (process.env.TEST_LOG_DIR ? 'info' : 'error'),
+    ...logstashEnvironment(),
     DB_HOST: process.env.DB_HOST ?? '127.0.0.1',
     DB_PORT: process.env.DB_PORT ?? '3306',
     DB_USER: process.env.DB_USER ?? 'root',
@@ -44,7 +49,11 @@ export function testEnvironment(overrides: Record<string, string> = {}): Record<
  * database and AMQP names of its own; or, with `shareWith`, a second instance
  * on the same database and queues (that one cleans up nothing).
  */
-export async function startTestApp(overrides: Record<string, string> = {}, shareWith?: TestApp): Promise<TestApp> {
+export async function startTestApp(
+  overrides: Record<string, string> = {},
+  shareWith?: TestApp,
+  options: { console?: Writable } = {},
+): Promise<TestApp> {
   const shared: Record<string, string> = shareWith
     ? {
         DB_DATABASE: shareWith.config.db.database,
@@ -53,7 +62,7 @@ export async function startTestApp(overrides: Record<string, string> = {}, share
       }
     : {};
   const config = loadConfig(testEnvironment({ ...shared, ...overrides }));
-  const container = buildContainer(config);
+  const container = buildContainer(config, { values: [[LOG_CONSOLE, options.console ?? consoleCapture() ?? 'process']] });
   const app = container.resolve(Application);
   const address = await app.start();
   const baseUrl = `http://127.0.0.1:${address.port}`;

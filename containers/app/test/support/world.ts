@@ -4,6 +4,7 @@ import { MeasureRepository, type MeasureRecord } from '../../src/storage/measure
 import { ExperimentRepository } from '../../src/storage/experiment.repository';
 import { StorageConnector } from '../../src/storage/storage-connector';
 import { forgedToken, signUp, type Identity } from './identities';
+import { rememberPersonalData } from './log-capture';
 import type { TestApp } from './test-app';
 
 export interface Person {
@@ -30,6 +31,7 @@ export interface World {
 
 export async function createAdmin(app: TestApp, userId = 'A1'): Promise<Person> {
   const identity = await signUp('admin');
+  rememberPersonalData('Admin Person');
   await app.container.resolve(UserService).bootstrapAdmin(userId, {
     name: 'Admin Person',
     username: identity.uid,
