@@ -142,11 +142,10 @@ export class LogstashShipper extends Transport {
     if (this.stopped) return;
     this.stopped = true;
     this.upstream.close();
-    this.setConnected(false);
   }
 
   private setConnected(connected: boolean): void {
-    if (connected === this.connected) return;
+    if (connected === this.connected || this.stopped) return;
     this.connected = connected;
     this.observer.connection?.(connected);
     if (connected) this.pump();

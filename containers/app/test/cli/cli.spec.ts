@@ -26,8 +26,8 @@ describe('Command line', () => {
   after(async () => dropDatabase(config));
 
   it('When admin:create runs twice, then the admin is created once and the second run changes nothing', async () => {
-    const args = ['--user-id', 'A1', '--uid', 'firebase-uid-1', '--name', 'Ada Admin', '--email', 'ada@example.org'];
-    rememberPersonalData('firebase-uid-1', 'Ada Admin', 'ada@example.org');
+    const args = ['--user-id', 'A1', '--uid', 'firebase-uid-1', '--name', 'Ada Cliadmin', '--email', 'ada.cliadmin@test.mymonit.example'];
+    rememberPersonalData('firebase-uid-1', 'Ada Cliadmin', 'ada.cliadmin@test.mymonit.example');
     const first = run('cli/admin-create.ts', args, env);
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /admin A1: created/);

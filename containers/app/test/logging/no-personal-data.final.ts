@@ -24,8 +24,8 @@ describe('Personal data in the logs of the whole test run', { skip: !dir && 'run
 
   it('When the run is over, then it captured console and Logstash lines, and personal data to look for', () => {
     // Guards against a check that passes because it saw nothing.
-    assert.ok(consoleLines.length > 1_000, `only ${consoleLines.length} console lines captured`);
-    assert.ok(logstashLines.length > 1_000, `only ${logstashLines.length} Logstash lines captured`);
+    assert.ok(consoleLines.length > 500, `only ${consoleLines.length} console lines captured`);
+    assert.ok(logstashLines.length > 500, `only ${logstashLines.length} Logstash lines captured`);
     assert.ok(personal.length > 50, `only ${personal.length} personal values remembered`);
     assert.ok(personal.some((v) => v.includes('@')), 'no email remembered');
     assert.ok(logstashLines.some((l) => l.includes('"audit.user.create"') && l.includes('"email":"***"')), 'no masked audit line');

@@ -4,14 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { buildContainer } from '../../src/container';
 import { Logging } from '../../src/logging/logging';
 import { ExperimentRepository } from '../../src/storage/experiment.repository';
 import { Migrator } from '../../src/storage/migrator';
 import { StorageConnector } from '../../src/storage/storage-connector';
 import { AmqpClient, eventually } from '../support/amqp';
 import { startAppProcess, type AppProcess } from '../support/app-process';
-import { dropDatabase, removeTopology, testEnvironment } from '../support/test-app';
+import { dropDatabase, removeTopology, testContainer, testEnvironment } from '../support/test-app';
 
 /**
  * The delivery guarantees under failure (SPEC §3), with the app in a process of
@@ -89,7 +88,7 @@ describe('Outages', { concurrency: false }, () => {
   before(async () => {
     env = testEnvironment({ LOG_LEVEL: 'info' });
     config = loadConfig(env);
-    const container = buildContainer(config);
+    const container = testContainer(config);
     await container.resolve(Migrator).migrate();
     await container.resolve(ExperimentRepository).insert('OUT', { name: 'Outages', description: '' }, new Date());
     await container.resolve(StorageConnector).close();

@@ -3,15 +3,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { loadConfig } from '../../src/config';
-import { buildContainer } from '../../src/container';
 import { Migrator } from '../../src/storage/migrator';
 import { StorageConnector } from '../../src/storage/storage-connector';
 import { Logging } from '../../src/logging/logging';
-import { dropDatabase, testEnvironment } from '../support/test-app';
+import { dropDatabase, testContainer, testEnvironment } from '../support/test-app';
 
 describe('Migrator', () => {
   const config = loadConfig(testEnvironment());
-  const containers = [buildContainer(config), buildContainer(config), buildContainer(config)];
+  const containers = [testContainer(config), testContainer(config), testContainer(config)];
   after(async () => {
     for (const c of containers) {
       await c.resolve(StorageConnector).close();

@@ -62,7 +62,7 @@ export async function startTestApp(
       }
     : {};
   const config = loadConfig(testEnvironment({ ...shared, ...overrides }));
-  const container = buildContainer(config, { values: [[LOG_CONSOLE, options.console ?? consoleCapture() ?? 'process']] });
+  const container = testContainer(config, options.console);
   const app = container.resolve(Application);
   const address = await app.start();
   const baseUrl = `http://127.0.0.1:${address.port}`;
@@ -79,6 +79,11 @@ export async function startTestApp(
       await removeTopology(config);
     },
   };
+}
+
+/** The app's container for a test: its console goes to the run's log capture (or the given stream). */
+export function testContainer(config: AppConfig, console?: Writable): DependencyContainer {
+  return buildContainer(config, { values: [[LOG_CONSOLE, console ?? consoleCapture() ?? 'process']] });
 }
 
 export async function removeTopology(config: AppConfig): Promise<void> {
