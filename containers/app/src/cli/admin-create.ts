@@ -10,7 +10,7 @@ import { Logging } from '../logging/logging';
 import { cliContainer, runCli } from './cli-context';
 
 const USAGE =
-  'usage: npm run admin:create -- --user-id A1 --uid <firebase uid> --name "Ada Lovelace" --email ada@example.org';
+  'usage: npm run admin:create -- --user-id A1 --uid <firebase uid> --name "<full name>" --email <email>';
 
 /**
  * `npm run admin:create`: creates (or brings up to date) an admin user, so a
