@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { AmqpClient, eventually } from '../support/amqp';
 import { freePort } from '../support/app-process';
 import { signUp } from '../support/identities';
-import { consoleCapture } from '../support/log-capture';
+import { ConsoleLines } from '../support/log-capture';
 import { LogstashListener, type LogLine } from '../support/logstash-listener';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { createAdmin, createScientist, type Person } from '../support/world';
-
-/** The console of one app, kept line by line (and still written to the run's capture). */
-class ConsoleLines extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void): void {
-    this.lines.push(...String(chunk).split('\n').filter(Boolean));
-    consoleCapture()?.write(chunk);
-    done();
-  }
-}
 
 async function metric(app: TestApp, name: string): Promise<number> {
   const text = (await app.api.get('/metrics')).text;

@@ -49,3 +49,13 @@ export function logstashEnvironment(): Record<string, string> {
     ? { LOGSTASH_ENABLED: 'true', LOGSTASH_HOST: '127.0.0.1', LOGSTASH_PORT: port }
     : { LOGSTASH_ENABLED: 'false' };
 }
+
+/** The console of one app, kept line by line (and still written to the run's capture). */
+export class ConsoleLines extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void): void {
+    this.lines.push(...String(chunk).split('\n').filter(Boolean));
+    consoleCapture()?.write(chunk);
+    done();
+  }
+}
