@@ -244,3 +244,6 @@ export function loadEnvFile(): string | null {
   }
   return null;
 }
+
+/** Every environment variable the app reads (deployment files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(environmentSchema.shape);
