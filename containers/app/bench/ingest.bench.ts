@@ -66,7 +66,7 @@ function* bodies(count: number, body: (i: number) => Buffer) {
 }
 
 /** Polls `check` every `every` ms (gently: polling the app costs the app CPU). */
-async function until(check: () => Promise<boolean>, ms: number, what: string, every = 20) {
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string, every = 20) {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -103,7 +103,7 @@ async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelMode
         'INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ? ON DUPLICATE KEY UPDATE value = VALUES(value)',
         [rows],
       );
-      channel.ack(batch[batch.length - 1]!, true);
+      channel.ack(batch[batch.length - 1], true);
       done += batch.length;
     });
   };
@@ -114,7 +114,7 @@ async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelMode
     if (pending.length >= 500) flush();
     else timer ??= setTimeout(flush, 50);
   });
-  await until(async () => done >= expected, 600_000, 'raw pipeline');
+  await until(() => done >= expected, 600_000, 'raw pipeline');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await channel.close();
   return expected / seconds;

@@ -44,7 +44,7 @@ async function main() {
     true,
   );
 
-  const plan = seedPlan(['--measures', values.measures!]);
+  const plan = seedPlan(['--measures', values.measures]);
   const direct = await mysql.createConnection({
     host: config.db.host,
     port: config.db.port,
@@ -100,7 +100,7 @@ async function main() {
     const restMs = await timed(async () => {
       // Until the whole body has arrived; parsing it is the client's work, as row decoding is the driver's.
       const response = await http(`${path}?from=${from}&to=${to}&limit=1000`, headers);
-      if (response.status !== 200) throw new Error(`REST answered ${response.status}: ${response.body}`);
+      if (response.status !== 200) throw new Error(`REST answered ${response.status}: ${response.body.toString()}`);
     });
     const healthMs = await timed(() => http('/health'));
     const meMs = await timed(() => http('/me', headers));

@@ -69,7 +69,7 @@ function* rows(plan: SeedPlan, refs: number[]): Generator<MeasureRecord> {
       for (let s = 0; s < plan.sensors; s++) {
         if (produced++ >= plan.measures) return;
         yield {
-          experimentRef: refs[e]!,
+          experimentRef: refs[e],
           sensor: `sensor-${String(s).padStart(3, '0')}`,
           timestamp,
           value: 20 + 5 * Math.sin(i / 50 + s) + e * 0.1,

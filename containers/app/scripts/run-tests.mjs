@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const filter = process.argv[2] ?? '';
 const specs = ['src', 'test']
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- the app's own src/ and test/
   .flatMap((dir) => readdirSync(join(appDir, dir), { recursive: true }).map((f) => join(dir, String(f))))
   .filter((f) => f.endsWith('.spec.ts') && f.includes(filter))
   // The outage tests stop and restart the machine's MariaDB and RabbitMQ.
@@ -29,7 +30,9 @@ if (specs.length === 0) {
 }
 
 const logDir = mkdtempSync(join(tmpdir(), 'mymonit-test-logs-'));
+// eslint-disable-next-line security/detect-non-literal-fs-filename -- a file in the directory made just above
 const logstashLines = createWriteStream(join(logDir, 'logstash.jsonl'));
+/** @type {Set<import('node:net').Socket>} */
 const sockets = new Set();
 const logstash = createServer((socket) => {
   sockets.add(socket);
@@ -39,7 +42,7 @@ const logstash = createServer((socket) => {
   let pending = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk) => {
-    pending += chunk;
+    pending += String(chunk); // a string: the encoding is set
     const end = pending.lastIndexOf('\n');
     if (end < 0) return;
     logstashLines.write(pending.slice(0, end + 1));
@@ -55,6 +58,10 @@ const env = {
   TEST_LOGSTASH_PORT: String(logstash.address().port),
 };
 
+/**
+ * @param {string[]} files
+ * @returns {Promise<number>} the exit code
+ */
 function nodeTest(files) {
   const child = spawn(
     process.execPath,

@@ -237,6 +237,7 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
 export function loadEnvFile(): string | null {
   for (const dir of [process.env.INIT_CWD, process.cwd()]) {
     const file = dir ? join(dir, '.env') : null;
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- .env in npm's or the process's own directory
     if (file && existsSync(file)) {
       process.loadEnvFile(file);
       return file;

@@ -71,7 +71,7 @@ export function buildContainer(config: AppConfig, overrides: ContainerOverrides 
   const container = rootContainer.createChildContainer();
   container.register(CONFIG, { useValue: config });
   container.register(LOG_CONSOLE, { useValue: 'process' });
-  for (const component of SINGLETONS) container.registerSingleton(component as new () => unknown);
+  for (const component of SINGLETONS) container.registerSingleton(component);
   container.registerSingleton(FirebaseIdentityVerifier);
   container.registerSingleton(IDENTITY_VERIFIER, CachedIdentityVerifier);
   for (const [token, value] of overrides.values ?? []) container.register(token, { useValue: value });

@@ -23,7 +23,9 @@ describe('Console format', () => {
 
   it('When colour is on, then the level is coloured with ANSI codes and the text is the same', () => {
     const coloured = render(true, line);
+    // eslint-disable-next-line no-control-regex -- the ANSI escape is what is tested
     assert.match(coloured, /\u001b\[33mWARN /);
+    // eslint-disable-next-line no-control-regex -- strips ANSI colour codes
     assert.equal(coloured.replace(/\u001b\[[0-9;]*m/g, ''), render(false, line));
   });
 

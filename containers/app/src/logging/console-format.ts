@@ -23,7 +23,8 @@ export function consoleFormat(colour: boolean) {
   return format((info) => {
     const level = info.level.toUpperCase().padEnd(5);
     const painted = (LEVEL_COLOURS[info.level] ?? ((c: chalk.Chalk) => c))(paint)(level);
-    const component = info.component ? paint.dim(`[${String(info.component)}] `) : '';
+    // A string: Logging.logger(component) puts it on every line.
+    const component = info.component ? paint.dim(`[${info.component as string}] `) : '';
     const fields = Object.fromEntries(
       Object.entries(info).filter(([key]) => !HIDDEN.has(key)),
     );

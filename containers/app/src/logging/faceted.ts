@@ -83,7 +83,7 @@ export function toLoggable(value: unknown, depth = 0, seen: object[] = []): unkn
   if (depth >= MAX_DEPTH) return '[…]';
   const nested = [...seen, value];
   if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
+    const code = (value as { code?: string | number }).code;
     return { name: value.name, message: value.message, ...(code === undefined ? {} : { code: String(code) }) };
   }
   if (Array.isArray(value)) return value.map((item) => toLoggable(item, depth + 1, nested));

@@ -145,7 +145,7 @@ export class RabbitListener {
     await Promise.all(
       outcomes.map(async (outcome, i) => {
         if (outcome.stored !== false) return;
-        const { message } = batch[i]!;
+        const { message } = batch[i];
         this.log.warn('message rejected', {
           event: 'ingest.rejected',
           rejectKind: outcome.kind,
@@ -179,13 +179,13 @@ export class RabbitListener {
     batch.forEach((delivery, i) => {
       if (!this.openGenerations.has(delivery.generation)) return; // gone: the broker redelivers
       const list = byChannel.get(delivery.channel) ?? [];
-      list.push({ delivery, settled: outcomes[i]!.stored !== null });
+      list.push({ delivery, settled: outcomes[i].stored !== null });
       byChannel.set(delivery.channel, list);
     });
     for (const [channel, list] of byChannel) {
       try {
         if (list.every((d) => d.settled)) {
-          channel.ack(list[list.length - 1]!.delivery.message, true);
+          channel.ack(list[list.length - 1].delivery.message, true);
         } else {
           for (const { delivery, settled } of list) {
             if (settled) channel.ack(delivery.message);

@@ -91,7 +91,7 @@ export class RabbitMessageProcessor {
    * unsettled.
    */
   async process(messages: DecodedMessage[], stillWanted: () => boolean = () => true): Promise<Outcome[]> {
-    const outcomes: Outcome[] = new Array(messages.length);
+    const outcomes = new Array<Outcome>(messages.length);
     const valid: Decoded[] = [];
     messages.forEach((decoded, index) => {
       if ('reason' in decoded) outcomes[index] = { stored: false, reason: decoded.reason, kind: decoded.kind };
@@ -118,7 +118,7 @@ export class RabbitMessageProcessor {
       if (valid.length === 1) {
         // MySQL refuses this very message: dead-letter it rather than stall the queue.
         const e = error as { code?: string; message?: string };
-        outcomes[valid[0]!.index] = {
+        outcomes[valid[0].index] = {
           stored: false,
           kind: 'storage_refused',
           reason: clip(`storage refused the message: ${e.code ?? ''} ${e.message ?? ''}`.trim()),

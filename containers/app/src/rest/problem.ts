@@ -49,7 +49,7 @@ export function sendProblem(req: Request, res: Response, body: ProblemDetails): 
   res
     .status(body.status)
     .type('application/problem+json')
-    .json({ ...body, instance: req.originalUrl.split('?')[0], request_id: res.locals.requestId });
+    .json({ ...body, instance: req.originalUrl.split('?')[0], request_id: res.locals.requestId as string });
 }
 
 /** The one place where typed errors become HTTP statuses. */
@@ -74,14 +74,14 @@ export function toProblem(error: unknown): ProblemDetails {
 }
 
 export function problemHandler(log: Log): ErrorRequestHandler {
-  return (error, req, res, _next) => {
+  return (error: unknown, req, res, _next) => {
     const body = toProblem(error);
     res.locals.error = error;
     if (body.status === 503) {
-      log.warn('request refused: a dependency is unavailable', { requestId: res.locals.requestId, reason: body.detail });
+      log.warn('request refused: a dependency is unavailable', { requestId: res.locals.requestId as string, reason: body.detail });
     } else if (body.status >= 500) {
       log.error('request failed', {
-        requestId: res.locals.requestId,
+        requestId: res.locals.requestId as string,
         error: (error as Error)?.message,
         stack: (error as Error)?.stack,
       });

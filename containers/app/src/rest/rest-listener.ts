@@ -9,6 +9,7 @@ import { CONFIG, type AppConfig } from '../config';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
+import type { User } from '../model/user';
 import { requireAdmin } from '../services/access';
 import { AuthenticationService } from '../services/authentication.service';
 import { ExperimentController } from './controllers/experiment.controller';
@@ -105,7 +106,7 @@ export class RestListener {
           route,
           status: res.statusCode,
           latencyMs: Math.round(seconds * 1e6) / 1e3,
-          userId: res.locals.userId,
+          userId: res.locals.userId as string | undefined,
           ip: req.ip,
         });
       });
@@ -121,7 +122,7 @@ export class RestListener {
 
   private async serve(route: Route, req: Request, res: Response): Promise<void> {
     res.locals.route = route.path;
-    let user = undefined;
+    let user: User | undefined;
     if (route.access !== 'public') {
       try {
         user = await this.authentication.authenticate(req.get('authorization'));
@@ -139,6 +140,7 @@ export class RestListener {
       if (route.access === 'admin') requireAdmin(user);
     }
     const inputs = parseInputs(route, req);
+    // Public routes get no user: RouteContext only promises one to the others.
     const result = await route.handle({ ...inputs, user: user!, req, res });
     if (!result) return;
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);

@@ -54,7 +54,7 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
 export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
   route: Route<P, Q, B>,
 ): Route {
-  return route as unknown as Route;
+  return route;
 }
 
 export const expressPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1');
@@ -63,7 +63,7 @@ export const expressPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1')
 function normaliseQuery(schema: z.ZodType, query: Record<string, unknown>): Record<string, unknown> {
   if (!(schema instanceof z.ZodObject)) return query;
   const out: Record<string, unknown> = { ...query };
-  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+  for (const [key, field] of Object.entries<z.ZodType>(schema.shape)) {
     let inner: z.ZodType = field;
     while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) {
       inner = inner.def.innerType as z.ZodType;
@@ -89,7 +89,7 @@ export function parseInputs(route: Route, req: Request) {
   const params = parse(route.params, req.params, 'params');
   const query = parse(
     route.query,
-    route.query ? normaliseQuery(route.query, req.query as Record<string, unknown>) : req.query,
+    route.query ? normaliseQuery(route.query, req.query) : req.query,
     'query',
   );
   const body = parse(route.body, req.body ?? {}, 'body');

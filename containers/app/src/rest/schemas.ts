@@ -237,6 +237,6 @@ export const Bucket = z
   .meta({ description: 'Bucket width: a number and s, m, h, d or w; aligned on the epoch (UTC)', example: '1h' });
 
 export const bucketMillis = (bucket: string): number =>
-  Number(bucket.slice(0, -1)) * BUCKET_UNITS[bucket.slice(-1)]!;
+  Number(bucket.slice(0, -1)) * BUCKET_UNITS[bucket.slice(-1)];
 
 export const SummaryQuery = z.object({ ...RangeQuery, bucket: Bucket });

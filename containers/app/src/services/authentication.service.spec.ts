@@ -18,13 +18,13 @@ const user = new User({
 });
 
 const verifier: IdentityVerifier = {
-  async verify(token) {
-    if (token.startsWith('good-')) return { uid: token.slice(5), expiresAt: 0 };
-    throw new UnauthenticatedError('invalid-token');
+  verify(token) {
+    if (token.startsWith('good-')) return Promise.resolve({ uid: token.slice(5), expiresAt: 0 });
+    return Promise.reject(new UnauthenticatedError('invalid-token'));
   },
 };
 const users = {
-  findByUsername: async (uid: string) => (uid === 'uid-1' ? user : null),
+  findByUsername: (uid: string) => Promise.resolve(uid === 'uid-1' ? user : null),
 } as unknown as UserRepository;
 const service = new AuthenticationService(verifier, users);
 

@@ -24,7 +24,7 @@ export interface Page<T> {
 export function pageOf<T>(rows: T[], limit: number, positionOf: (last: T) => unknown): Page<T> {
   const items = rows.slice(0, limit);
   const more = rows.length > limit;
-  return { items, nextCursor: more ? encodeCursor(positionOf(items[items.length - 1]!)) : null };
+  return { items, nextCursor: more ? encodeCursor(positionOf(items[items.length - 1])) : null };
 }
 
 export const isKeyCursor = (value: unknown): value is { k: string } =>

@@ -9,24 +9,24 @@ import { UserService } from './user.service';
 /** In-memory stand-in for the users table, enough for the service's rules. */
 class FakeUsers {
   readonly rows = new Map<string, User>();
-  async insert(userId: string, profile: UserProfile, now: Date) {
+  insert(userId: string, profile: UserProfile, now: Date) {
     const user = new User({ userId, ...profile, createdAt: now, updatedAt: now, erasedAt: null });
     this.rows.set(userId, user);
-    return user;
+    return Promise.resolve(user);
   }
-  async findById(userId: string) {
-    return this.rows.get(userId) ?? null;
+  findById(userId: string) {
+    return Promise.resolve(this.rows.get(userId) ?? null);
   }
-  async update(userId: string, profile: UserProfile, now: Date) {
+  update(userId: string, profile: UserProfile, now: Date) {
     Object.assign(this.rows.get(userId)!, profile, { updatedAt: now });
-    return true;
+    return Promise.resolve(true);
   }
-  async erase(userId: string, now: Date) {
+  erase(userId: string, now: Date) {
     Object.assign(this.rows.get(userId)!, { name: null, email: null, username: null, erasedAt: now });
-    return true;
+    return Promise.resolve(true);
   }
-  async countAdmins() {
-    return [...this.rows.values()].filter((u) => u.role === 'ADMIN' && !u.isErased).length;
+  countAdmins() {
+    return Promise.resolve([...this.rows.values()].filter((u) => u.role === 'ADMIN' && !u.isErased).length);
   }
 }
 

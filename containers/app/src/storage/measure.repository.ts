@@ -47,9 +47,30 @@ interface MeasureRow extends RowDataPacket {
   tags: string | Record<string, string> | null;
 }
 
+/** Counts and BIGINT expressions may come back as strings: read through Number(). */
+interface SummaryRow extends RowDataPacket {
+  sensor: string;
+  bucket: number | string;
+  n: number | string;
+  mn: number;
+  mx: number;
+  av: number;
+  first: number;
+  last: number;
+}
+
+interface SensorStatsRow extends RowDataPacket {
+  sensor: string;
+  n: number | string;
+  first_ts: number | string | null;
+  last_ts: number | string | null;
+  last_value: number | null;
+  unit: string | null;
+}
+
 /** MariaDB returns JSON columns as text, MySQL 8 as parsed objects. */
 const parseTags = (tags: MeasureRow['tags']) =>
-  tags == null ? null : typeof tags === 'string' ? JSON.parse(tags) : tags;
+  tags == null ? null : typeof tags === 'string' ? (JSON.parse(tags) as Record<string, string>) : tags;
 
 export const toStoredMeasure = (row: MeasureRow): StoredMeasure => ({
   sensorRef: row.sensor_ref,
@@ -196,7 +217,7 @@ export class MeasureRepository {
     if (sensorRefs?.length === 0) return [];
     const { where, params } = rangeFilter(experimentRef, range, sensorRefs);
     // first/last are the values at the bucket's MIN(ts)/MAX(ts), read back by primary key.
-    const [rows] = await this.storage.pool.query<RowDataPacket[]>(
+    const [rows] = await this.storage.pool.query<SummaryRow[]>(
       `WITH agg AS (
          SELECT m.sensor_ref, FLOOR(m.ts / ?) AS b, COUNT(*) AS n, MIN(m.value) AS mn,
                 MAX(m.value) AS mx, AVG(m.value) AS av, MIN(m.ts) AS t0, MAX(m.ts) AS t1
@@ -225,7 +246,7 @@ export class MeasureRepository {
   }
 
   async sensors(experimentRef: number): Promise<SensorStats[]> {
-    const [rows] = await this.storage.pool.execute<RowDataPacket[]>(
+    const [rows] = await this.storage.pool.execute<SensorStatsRow[]>(
       `SELECT st.sensor, st.n, st.first_ts, st.last_ts, l.value AS last_value, l.unit
        FROM (
          SELECT s.id, s.sensor,
@@ -267,7 +288,7 @@ export class MeasureRepository {
       messages.forEach((measures, index) => {
         const unknown = measures.findIndex((m) => !refs.has(m.experimentId));
         if (unknown >= 0) {
-          refused.set(index, { measureIndex: unknown, experimentId: measures[unknown]!.experimentId });
+          refused.set(index, { measureIndex: unknown, experimentId: measures[unknown].experimentId });
           return;
         }
         for (const m of measures) records.push({ ...m, experimentRef: refs.get(m.experimentId)! });
@@ -293,8 +314,8 @@ export class MeasureRepository {
     for (let start = 0; start < records.length; start += rowsPerStatement) {
       const tuples: string[] = [];
       for (let i = start; i < Math.min(start + rowsPerStatement, records.length); i++) {
-        const name = names[i]!;
-        tuples.push(valuesTuple(records[i]!, keys.get(name) ?? this.sensorKeys.get(name), escape));
+        const name = names[i];
+        tuples.push(valuesTuple(records[i], keys.get(name) ?? this.sensorKeys.get(name), escape));
       }
       await connection.query(
         `INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ${tuples.join(',')}
@@ -308,7 +329,7 @@ export class MeasureRepository {
   private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[], names: string[]) {
     const missing = new Map<string, [number, string]>();
     records.forEach((r, i) => {
-      if (!this.sensorKeys.has(names[i]!)) missing.set(names[i]!, [r.experimentRef, r.sensor]);
+      if (!this.sensorKeys.has(names[i])) missing.set(names[i], [r.experimentRef, r.sensor]);
     });
     const found = new Map<string, number>();
     if (missing.size === 0) return found;

@@ -75,5 +75,6 @@ export class StorageConnector {
 export function duplicateKey(error: unknown): string | null {
   const e = error as { code?: string; message?: string };
   if (e?.code !== 'ER_DUP_ENTRY') return null;
+  // eslint-disable-next-line security/detect-unsafe-regex -- no nested repetition: the optional group matches once
   return /for key '(?:[^.']*\.)?([^']+)'/.exec(e.message ?? '')?.[1] ?? 'PRIMARY';
 }

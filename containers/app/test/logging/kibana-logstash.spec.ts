@@ -32,8 +32,9 @@ function fieldsUsed(object: SavedObject): string[] {
   const search = JSON.parse(
     String((object.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON),
   ) as { query: { query: string } };
-  const fromQuery = [...search.query.query.matchAll(/([A-Za-z@.]+):/g)].map((m) => m[1]!);
-  const vis = object.attributes.visState ? (JSON.parse(String(object.attributes.visState)) as { aggs: { params: { field?: string } }[] }) : { aggs: [] };
+  const fromQuery = [...search.query.query.matchAll(/([A-Za-z@.]+):/g)].map((m) => m[1]);
+  const visState = object.attributes.visState as string | undefined;
+  const vis = visState ? (JSON.parse(visState) as { aggs: { params: { field?: string } }[] }) : { aggs: [] };
   const fromAggs = vis.aggs.map((a) => a.params.field).filter((f): f is string => Boolean(f));
   const columns = (object.attributes.columns as string[] | undefined) ?? [];
   return [...fromQuery, ...fromAggs, ...columns];
@@ -56,8 +57,8 @@ describe('Kibana saved objects and the Logstash pipeline', () => {
     assert.equal(dataView.attributes.timeFieldName, '@timestamp');
     assert.match(pipeline, /index => "mymonit-logs-%\{\+YYYY\.MM\.dd\}"/);
     assert.deepEqual(template.index_patterns, ['mymonit-logs-*']);
-    assert.equal(mapped.latencyMs!.type, 'float', 'percentiles need a numeric latency');
-    assert.equal(mapped['@timestamp']!.type, 'date');
+    assert.equal(mapped.latencyMs.type, 'float', 'percentiles need a numeric latency');
+    assert.equal(mapped['@timestamp'].type, 'date');
   });
 
   it('When the dashboard is read, then it shows admin actions, failed logins, rejected messages and request latency', () => {

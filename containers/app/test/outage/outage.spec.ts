@@ -43,7 +43,7 @@ async function startMariaDb(): Promise<void> {
   await eventually(mariaDbAnswers, 60_000, 'MariaDB to start');
 }
 
-async function startRabbit(): Promise<void> {
+function startRabbit(): void {
   sh('rabbitmqctl', 'start_app');
   sh('rabbitmqctl', 'await_startup');
 }
@@ -101,7 +101,7 @@ describe('Outages', { concurrency: false }, () => {
     try {
       sh('rabbitmqctl', 'await_startup');
     } catch {
-      await startRabbit();
+      startRabbit();
     }
     await app?.stop('SIGKILL');
     await amqp?.close();
@@ -138,7 +138,7 @@ describe('Outages', { concurrency: false }, () => {
       assert.deepEqual(ready.checks, { mysql: 'up', rabbitmq: 'down' });
       await new Promise((r) => setTimeout(r, 3_000));
     } finally {
-      await startRabbit();
+      startRabbit();
     }
     await reconnectAmqp();
     await untilAllStored(50_000);

@@ -89,7 +89,7 @@ describe('Ingestion over AMQP', () => {
     dead = dead.sort((a, b) => bodies.findIndex((x) => same(x, a.content)) - bodies.findIndex((x) => same(x, b.content)));
     assert.equal(dead.length, poison.length);
     poison.forEach(([body, reason], i) => {
-      const letter = dead[i]!;
+      const letter = dead[i];
       assert.ok(same(body, letter.content), `dead letter ${i} carries the original body`);
       assert.match(String(letter.properties.headers?.['x-mymonit-error']), reason);
     });
@@ -193,7 +193,7 @@ describe('Two app instances', () => {
     assert.equal(received.length, 200);
     assert.ok(received.every((m) => m.sensor === 'live'));
     assert.deepEqual(new Set(received.map((m) => m.value)).size, 200);
-    assert.ok((await storedBy(first)) > before[0]! && (await storedBy(second)) > before[1]!, 'both instances stored some');
+    assert.ok((await storedBy(first)) > before[0] && (await storedBy(second)) > before[1], 'both instances stored some');
   });
 });
 

@@ -33,6 +33,6 @@ describe('Migrator', () => {
   });
 
   it('When migrating an up-to-date database, then nothing is applied', async () => {
-    assert.deepEqual(await containers[0]!.resolve(Migrator).migrate(), []);
+    assert.deepEqual(await containers[0].resolve(Migrator).migrate(), []);
   });
 });

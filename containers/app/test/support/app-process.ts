@@ -44,8 +44,8 @@ export async function startAppProcess(
     output += String(d);
     captureChildOutput(String(d));
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {

@@ -25,7 +25,7 @@ export class SystemController {
         tag,
         access: 'public',
         responses: { 200: { description: 'Alive', schema: HealthSchema } },
-        handle: async () => ({ status: 200, body: { status: 'ok' } }),
+        handle: () => Promise.resolve({ status: 200, body: { status: 'ok' } }),
       }),
       defineRoute({
         method: 'get',

@@ -32,7 +32,7 @@ export class UserController {
         tag,
         access: 'user',
         responses: { 200: { description: 'Your user record', schema: UserSchema } },
-        handle: async ({ user }) => ({ status: 200, body: presentUser(user) }),
+        handle: ({ user }) => Promise.resolve({ status: 200, body: presentUser(user) }),
       }),
       defineRoute({
         method: 'post',
