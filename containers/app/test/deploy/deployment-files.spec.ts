@@ -25,13 +25,14 @@ type Service = {
 };
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; secrets: Record<string, { file: string }> };
 const services = compose.services;
-const app = services.app!;
+const app = services.app;
 const ONE_SHOT = ['elasticsearch-setup', 'kibana-setup'];
 
 /** Compose's `${NAME:-default}` / `${NAME:?message}` / `${NAME}` interpolation, with the given values. */
 function interpolate(value: string, env: Record<string, string>): string {
+  // eslint-disable-next-line security/detect-unsafe-regex -- one optional group, no nested repetition
   return value.replace(/\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g, (_, name: string, kind?: string, rest?: string) => {
-    if (env[name] !== undefined && env[name] !== '') return env[name]!;
+    if (env[name] !== undefined && env[name] !== '') return env[name];
     if (kind === '-') return rest ?? '';
     throw new Error(`${name} is required: ${rest}`);
   });
@@ -60,11 +61,11 @@ describe('docker-compose.yml', () => {
         assert.ok(services[dependency], `${name} depends on unknown ${dependency}`);
         const expected = ONE_SHOT.includes(dependency) ? 'service_completed_successfully' : 'service_healthy';
         assert.equal(condition, expected, `${name} → ${dependency}`);
-        if (expected === 'service_healthy') assert.ok(services[dependency]!.healthcheck, `${dependency} needs a health check`);
+        if (expected === 'service_healthy') assert.ok(services[dependency].healthcheck, `${dependency} needs a health check`);
       }
     }
     assert.deepEqual(Object.keys(app.depends_on!).sort(), ['logstash', 'mysql', 'rabbit']);
-    assert.deepEqual(Object.keys(services.nginx!.depends_on!), ['app']);
+    assert.deepEqual(Object.keys(services.nginx.depends_on!), ['app']);
   });
 
   it("When the app's environment is read, then every name is one the app reads, and with .env.example it is a valid configuration", () => {
@@ -89,7 +90,7 @@ describe('docker-compose.yml', () => {
       assert.doesNotMatch(text, new RegExp(`\\$\\{${secret}:-`), `${secret} has no default`);
       assert.ok(envExample[secret], `.env.example lists ${secret}`);
     }
-    const used = new Set([...text.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1]!));
+    const used = new Set([...text.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1]));
     for (const name of used) assert.ok(name in envExample, `.env.example lists ${name}`);
   });
 
@@ -103,26 +104,26 @@ describe('docker-compose.yml', () => {
 
   it('When the parts meet, then ports and paths agree: proxy → app, app → Logstash, Filebeat → Logstash, health paths', () => {
     const restPort = app.environment!.REST_PORT;
-    assert.equal(services.nginx!.environment!.APP_UPSTREAM, `app:${restPort}`);
+    assert.equal(services.nginx.environment!.APP_UPSTREAM, `app:${restPort}`);
     assert.deepEqual(app.expose, [restPort]);
     assert.match(JSON.stringify(app.healthcheck!.test), new RegExp(`127\\.0\\.0\\.1:${restPort}/ready`));
     assert.match(read('containers/app/Dockerfile'), /HEALTHCHECK[\s\S]*\/health/);
-    assert.ok(services.logstash!.expose!.includes(app.environment!.LOGSTASH_PORT!));
+    assert.ok(services.logstash.expose!.includes(app.environment!.LOGSTASH_PORT));
     assert.match(read('containers/logstash/pipeline/mymonit.conf'), new RegExp(`port => ${app.environment!.LOGSTASH_PORT}`));
-    assert.equal(services.filebeat!.environment!.LOGSTASH_BEATS_HOST, 'logstash:5044');
+    assert.equal(services.filebeat.environment!.LOGSTASH_BEATS_HOST, 'logstash:5044');
     assert.match(read('containers/logstash/pipeline/mymonit.conf'), /beats \{[^}]*port => 5044/s);
     // Nginx writes its access log where Filebeat reads it.
-    const nginxLogs = services.nginx!.environment!.NGINX_LOG_DIR!;
-    assert.ok(services.nginx!.volumes!.includes(`nginx-logs:${nginxLogs}`));
-    assert.ok(services.filebeat!.volumes!.includes(`nginx-logs:${nginxLogs}:ro`));
+    const nginxLogs = services.nginx.environment!.NGINX_LOG_DIR;
+    assert.ok(services.nginx.volumes!.includes(`nginx-logs:${nginxLogs}`));
+    assert.ok(services.filebeat.volumes!.includes(`nginx-logs:${nginxLogs}:ro`));
     assert.match(read('containers/filebeat/filebeat.yml'), new RegExp(`${nginxLogs}/access\\.json`));
-    assert.match(JSON.stringify(services.nginx!.healthcheck!.test), new RegExp(`127\\.0\\.0\\.1:${services.nginx!.environment!.HTTP_PORT}/nginx-health`));
+    assert.match(JSON.stringify(services.nginx.healthcheck!.test), new RegExp(`127\\.0\\.0\\.1:${services.nginx.environment!.HTTP_PORT}/nginx-health`));
   });
 
   it("When the nginx template's variables are listed, then the nginx service and image set every one", () => {
     const template = read('containers/nginx/templates/mymonit.conf.template');
-    const variables = [...new Set([...template.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]!))].sort();
-    assert.deepEqual(Object.keys(services.nginx!.environment!).sort(), variables);
+    const variables = [...new Set([...template.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]))].sort();
+    assert.deepEqual(Object.keys(services.nginx.environment!).sort(), variables);
     const dockerfile = read('containers/nginx/Dockerfile');
     for (const name of variables) assert.match(dockerfile, new RegExp(`\\b${name}=`), `the image defaults ${name}`);
   });
@@ -175,7 +176,7 @@ describe('Kubernetes manifests', () => {
     const resolved = loadConfig({ ...config, DB_USER: 'u', DB_PASSWORD: 'p', RABBIT_USER: 'u', RABBIT_PASSWORD: 'p' });
     assert.equal(resolved.rabbit.queueType, 'quorum');
     const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'firebase').mountPath as string;
-    assert.ok(config.GOOGLE_APPLICATION_CREDENTIALS!.startsWith(`${mount}/`), 'the credentials file is where the Secret is mounted');
+    assert.ok(config.GOOGLE_APPLICATION_CREDENTIALS.startsWith(`${mount}/`), 'the credentials file is where the Secret is mounted');
   });
 
   it('When the Service, HPA and Ingress are read, then they point at the Deployment and its port', () => {
