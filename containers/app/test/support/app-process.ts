@@ -25,15 +25,17 @@ export interface AppProcess {
 
 /**
  * Starts the app in a process of its own and waits until /health answers:
- * from source through tsx, or (`built`) the compiled `dist/main.js` as in production.
+ * from source through tsx, or (`built`) the compiled `dist/main.js` as in production
+ * (or the compiled main.js at the path given).
  */
 export async function startAppProcess(
   env: Record<string, string | undefined>,
   nodeFlags: string[] = [],
-  built = false,
+  built: boolean | string = false,
 ): Promise<AppProcess> {
   const port = env.REST_PORT && env.REST_PORT !== '0' ? env.REST_PORT : String(await freePort());
-  const entry = built ? ['dist/main.js'] : ['--require', 'reflect-metadata', '--import', 'tsx', 'src/main.ts'];
+  const entry =
+    typeof built === 'string' ? [built] : built ? ['dist/main.js'] : ['--require', 'reflect-metadata', '--import', 'tsx', 'src/main.ts'];
   const child = spawn(process.execPath, [...nodeFlags, ...entry], {
     cwd: appDir,
     env: { ...process.env, ...env, REST_HOST: '127.0.0.1', REST_PORT: port },

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startAppProcess, type AppProcess } from '../support/app-process';
+import { dropDatabase, removeTopology, testEnvironment } from '../support/test-app';
+import { loadConfig } from '../../src/config';
+
+/**
+ * Replays the final stage of containers/app/Dockerfile without Docker: the
+ * same `npm ci` line in an empty directory holding only the package files,
+ * the compiled dist/, and nothing else; then the app must start and serve
+ * from there. A runtime dependency left in devDependencies fails here.
+ */
+const root = join(__dirname, '..', '..', '..', '..');
+const dockerfile = readFileSync(join(root, 'containers/app/Dockerfile'), 'utf8');
+const runtimeStage = dockerfile.split(/^FROM /m).at(-1)!;
+const install = /RUN (npm ci --omit=dev[^\\\n]*)/.exec(runtimeStage)![1].trim();
+
+describe('The production image, replayed without Docker', () => {
+  let dir: string;
+  let app: AppProcess;
+  const env = testEnvironment();
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mymonit-image-'));
+    mkdirSync(join(dir, 'containers/app'), { recursive: true });
+    for (const file of ['package.json', 'package-lock.json', 'containers/app/package.json']) {
+      copyFileSync(join(root, file), join(dir, file));
+    }
+    // Offline from npm's cache, which the project's own `npm ci` filled.
+    execFileSync('sh', ['-c', `${install} --prefer-offline --ignore-scripts`], { cwd: dir, stdio: 'pipe' });
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'containers/app/dist')], {
+      cwd: join(root, 'containers/app'),
+      stdio: 'pipe',
+    });
+    app = await startAppProcess({ ...env, LOG_LEVEL: 'info' }, [], join(dir, 'containers/app/dist/main.js'));
+  });
+
+  after(async () => {
+    await app?.stop();
+    const config = loadConfig(env);
+    await dropDatabase(config);
+    await removeTopology(config);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('When only production dependencies are installed, then none of the dev tools is there', () => {
+    assert.match(install, /--omit=dev/);
+    for (const tool of ['tsx', 'typescript', 'firebase-tools', 'eslint']) {
+      assert.throws(() => require.resolve(tool, { paths: [join(dir, 'containers/app')] }), `${tool} must not be installed`);
+    }
+  });
+
+  it('When the app starts from that directory, then it is ready and serves its API and docs', async () => {
+    const ready = await fetch(`${app.baseUrl}/ready`);
+    assert.equal(ready.status, 200, await ready.text());
+    assert.equal((await fetch(`${app.baseUrl}/openapi.json`)).status, 200);
+    const docs = await fetch(`${app.baseUrl}/docs/`);
+    assert.equal(docs.status, 200);
+    assert.match(await docs.text(), /swagger-ui/);
+  });
+});
