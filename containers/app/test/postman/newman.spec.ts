@@ -54,7 +54,7 @@ describe('Postman collection (run by newman)', () => {
       newman.run(
         {
           collection,
-          environment: { ...environment, values: environment.values.map((v) => ({ ...v, value: values[v.key] ?? v.value })) } as never,
+          environment: { ...environment, values: environment.values.map((v) => ({ ...v, value: values[v.key] ?? v.value })) },
           reporters: ['cli'],
           timeoutRequest: 30_000,
         },
