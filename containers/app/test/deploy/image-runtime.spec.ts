@@ -26,16 +26,27 @@ describe('The production image, replayed without Docker', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mymonit-image-'));
-    mkdirSync(join(dir, 'containers/app'), { recursive: true });
-    for (const file of ['package.json', 'package-lock.json', 'containers/app/package.json']) {
-      copyFileSync(join(root, file), join(dir, file));
+    // The stage's own COPY lines: package files from the context, dist/ folders from the build stage.
+    for (const [, from, args] of runtimeStage.matchAll(/^COPY (--from=\S+ )?(.+)$/gm)) {
+      const parts = args!.trim().split(/\s+/);
+      const target = parts.pop()!;
+      if (from) {
+        // /src/<package>/dist: compiled here as the build stage compiles it.
+        const packageDir = join(root, parts[0]!.replace(/^\/src\//, '').replace(/\/dist$/, ''));
+        execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, target)], {
+          cwd: packageDir,
+          stdio: 'pipe',
+        });
+        continue;
+      }
+      for (const source of parts) {
+        const destination = target.endsWith('/') ? join(dir, target, source.split('/').at(-1)!) : join(dir, target);
+        mkdirSync(join(destination, '..'), { recursive: true });
+        copyFileSync(join(root, source), destination);
+      }
     }
     // Offline from npm's cache, which the project's own `npm ci` filled.
     execFileSync('sh', ['-c', `${install} --prefer-offline --ignore-scripts`], { cwd: dir, stdio: 'pipe' });
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'containers/app/dist')], {
-      cwd: join(root, 'containers/app'),
-      stdio: 'pipe',
-    });
     app = await startAppProcess({ ...env, LOG_LEVEL: 'info' }, [], join(dir, 'containers/app/dist/main.js'));
   });
 
