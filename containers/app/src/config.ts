@@ -64,6 +64,10 @@ const environmentSchema = z
     GOOGLE_APPLICATION_CREDENTIALS: optionalText,
     FIREBASE_PROJECT_ID: optionalText,
     FIREBASE_AUTH_EMULATOR_HOST: optionalText,
+    // The web page's Firebase JS SDK settings (served at /config.json): public values, not secrets.
+    FIREBASE_WEB_API_KEY: optionalText,
+    FIREBASE_AUTH_DOMAIN: optionalText,
+    WEB_ROOT: optionalText,
   });
 
 /**
@@ -127,7 +131,12 @@ export interface AppConfig {
     projectId?: string;
     credentialsFile?: string;
     emulatorHost?: string;
+    /** Web API key and auth domain of the Firebase project, for the web page's sign-in. */
+    webApiKey?: string;
+    authDomain?: string;
   };
+  /** The built web page (containers/web/dist), served at `/`. */
+  webRoot: string;
 }
 
 export class ConfigError extends Error {
@@ -201,7 +210,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       projectId: env.FIREBASE_PROJECT_ID,
       credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS,
       emulatorHost: env.FIREBASE_AUTH_EMULATOR_HOST,
+      webApiKey: env.FIREBASE_WEB_API_KEY,
+      authDomain: env.FIREBASE_AUTH_DOMAIN,
     },
+    // From src/ (tsx) and from dist/ (built) alike: containers/web/dist.
+    webRoot: env.WEB_ROOT ?? join(__dirname, '..', '..', 'web', 'dist'),
   };
 }
 
@@ -225,7 +238,10 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
       projectId: config.firebase.projectId,
       credentialsFile: config.firebase.credentialsFile ? '***' : undefined,
       emulatorHost: config.firebase.emulatorHost,
+      webApiKey: config.firebase.webApiKey,
+      authDomain: config.firebase.authDomain,
     },
+    webRoot: config.webRoot,
   };
 }
 

@@ -3,6 +3,8 @@ import express, { type Express, type Request, type RequestHandler, type Response
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONFIG, type AppConfig } from '../config';
@@ -62,7 +64,7 @@ export class RestListener {
     // Behind Nginx: the client address comes from X-Forwarded-For set by a local proxy.
     app.set('trust proxy', 'loopback, linklocal, uniquelocal');
     app.use(this.requestContext());
-    app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+    app.use(helmet({ contentSecurityPolicy: { directives: this.contentSecurityPolicy() } }));
     app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
 
     app.get('/openapi.json', (_req, res) => {
@@ -79,10 +81,35 @@ export class RestListener {
       swaggerUi.setup(this.openApiDocument, { customSiteTitle: 'MyMONIT API' }),
     );
     for (const route of this.routes) app[route.method](expressPath(route.path), this.handler(route));
+    // The web page (hash routes, so no path of its own collides with the API).
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- the configured WEB_ROOT
+    if (existsSync(join(this.config.webRoot, 'index.html'))) {
+      app.use(
+        ((_req, res, next) => {
+          res.locals.route = '/(web page)';
+          next();
+        }) as RequestHandler,
+        express.static(this.config.webRoot, { index: 'index.html', maxAge: '1h' }),
+      );
+    }
 
     app.use((req, res) => sendProblem(req, res, problem(404, `No route for ${req.method} ${req.path}`)));
     app.use(problemHandler(this.log));
     return app;
+  }
+
+  /** The page signs in with Firebase: its API hosts (and the emulator in development) may be called. */
+  private contentSecurityPolicy(): Record<string, string[] | null> {
+    const emulator = this.config.firebase.emulatorHost;
+    return {
+      upgradeInsecureRequests: null,
+      connectSrc: [
+        "'self'",
+        'https://identitytoolkit.googleapis.com',
+        'https://securetoken.googleapis.com',
+        ...(emulator ? [`http://${emulator}`] : []),
+      ],
+    };
   }
 
   /** Request id, one log line and metrics per request. */

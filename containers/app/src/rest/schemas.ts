@@ -160,6 +160,20 @@ export const SummarySchema = z
   })
   .meta({ id: 'MeasureSummary' });
 
+export const WebConfigSchema = z
+  .object({
+    firebase: z.object({
+      apiKey: z.string().nullable().meta({ description: 'null when the deployment has not set FIREBASE_WEB_API_KEY: the page cannot sign in' }),
+      authDomain: z.string().nullable(),
+      projectId: z.string().nullable(),
+    }),
+    authEmulatorUrl: z
+      .string()
+      .nullable()
+      .meta({ description: 'Development only: the Firebase Auth Emulator the page signs in with' }),
+  })
+  .meta({ id: 'WebConfig' });
+
 export const HealthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
 export const ReadySchema = z

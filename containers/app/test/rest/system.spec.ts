@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertProblem } from '../support/api-client';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -117,5 +120,43 @@ describe('Readiness with RabbitMQ unreachable', () => {
       { token: admin.token },
     );
     assertProblem(response, 503);
+  });
+});
+
+describe('The web page and its settings', () => {
+  let app: TestApp;
+  let webRoot: string;
+  before(async () => {
+    webRoot = mkdtempSync(join(tmpdir(), 'mymonit-web-'));
+    writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>MyMONIT</title><div id="app"></div>');
+    app = await startTestApp({ WEB_ROOT: webRoot, FIREBASE_WEB_API_KEY: 'web-key-123' });
+  });
+  after(async () => {
+    await app.stop();
+    rmSync(webRoot, { recursive: true, force: true });
+  });
+
+  it('When the page asks /config.json, then it gets the Firebase project, its web key and the emulator', async () => {
+    const response = await app.api.get('/config.json');
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.body, {
+      firebase: { apiKey: 'web-key-123', authDomain: 'demo-mymonit.firebaseapp.com', projectId: 'demo-mymonit' },
+      authEmulatorUrl: `http://${process.env.FIREBASE_AUTH_EMULATOR_HOST}`,
+    });
+  });
+
+  it('When a browser opens /, then the built page is served, and its policy lets it reach Firebase and nothing else', async () => {
+    const response = await fetch(`${app.baseUrl}/`);
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /<title>MyMONIT<\/title>/);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    const connect = /connect-src ([^;]+)/.exec(csp)?.[1]?.split(' ') ?? [];
+    assert.deepEqual(connect.sort(), [
+      "'self'",
+      `http://${process.env.FIREBASE_AUTH_EMULATOR_HOST}`,
+      'https://identitytoolkit.googleapis.com',
+      'https://securetoken.googleapis.com',
+    ].sort());
+    assert.match(csp, /script-src 'self'/);
   });
 });

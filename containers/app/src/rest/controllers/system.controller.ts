@@ -1,14 +1,16 @@
 import { inject, injectable } from 'tsyringe';
 import { z } from 'zod';
+import { CONFIG, type AppConfig } from '../../config';
 import { Metrics } from '../../metrics/metrics';
 import { RabbitConnector } from '../../rabbit/rabbit-connector';
 import { StorageConnector } from '../../storage/storage-connector';
 import { defineRoute, type Route } from '../route';
-import { HealthSchema, ReadySchema } from '../schemas';
+import { HealthSchema, ReadySchema, WebConfigSchema } from '../schemas';
 
 @injectable()
 export class SystemController {
   constructor(
+    @inject(CONFIG) private readonly config: AppConfig,
     @inject(StorageConnector) private readonly storage: StorageConnector,
     @inject(RabbitConnector) private readonly rabbit: RabbitConnector,
     @inject(Metrics) private readonly metrics: Metrics,
@@ -26,6 +28,33 @@ export class SystemController {
         access: 'public',
         responses: { 200: { description: 'Alive', schema: HealthSchema } },
         handle: () => Promise.resolve({ status: 200, body: { status: 'ok' } }),
+      }),
+      defineRoute({
+        method: 'get',
+        path: '/config.json',
+        operationId: 'webConfig',
+        summary: "The web page's settings: the Firebase project it signs in with",
+        description:
+          'Public values (a Firebase web API key is not a secret), so that one build of the page serves every deployment.',
+        tag,
+        access: 'public',
+        responses: { 200: { description: 'Settings', schema: WebConfigSchema } },
+        handle: () => {
+          const { projectId, webApiKey, authDomain, emulatorHost } = this.config.firebase;
+          // The emulator takes any API key.
+          const apiKey = webApiKey ?? (emulatorHost ? 'emulator-api-key' : null);
+          return Promise.resolve({
+            status: 200,
+            body: {
+              firebase: {
+                apiKey,
+                authDomain: authDomain ?? (projectId ? `${projectId}.firebaseapp.com` : null),
+                projectId: projectId ?? null,
+              },
+              authEmulatorUrl: emulatorHost ? `http://${emulatorHost}` : null,
+            },
+          });
+        },
       }),
       defineRoute({
         method: 'get',
