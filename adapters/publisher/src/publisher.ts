@@ -12,8 +12,6 @@ export interface PublisherOptions {
   routingKey?: string;
   /** Measures per AMQP message (an array message). Default 500, at most 10,000. */
   batchSize?: number;
-  /** A partial batch is sent after this long. Default 20 ms. */
-  batchWaitMs?: number;
   /** A batch is sent once its JSON reaches this size. Default 1 MiB. */
   maxMessageBytes?: number;
   /** Unconfirmed messages at most; `publish()` waits beyond (back-pressure). Default 64. */
@@ -67,7 +65,8 @@ function newBatch(): Batch {
  * Publishes measures to MyMONIT as array messages, with publisher confirms:
  * `publish()` resolves once the broker has every measure of the call (so a
  * caller that checkpoints after it never loses data), validates with the
- * app's own schema first, batches measures into array messages, waits when
+ * app's own schema first, packs the call's measures into array messages of
+ * up to batchSize (never mixing two calls in one message), waits when
  * too many messages are unconfirmed (back-pressure), and reconnects by itself
  * (amqp-connection-manager): messages not confirmed when a connection drops
  * are sent again, which MyMONIT's idempotent storage makes harmless.
@@ -79,11 +78,8 @@ export class MeasurePublisher {
   private readonly exchange: string;
   private readonly routingKey: string;
   private readonly batchSize: number;
-  private readonly batchWaitMs: number;
   private readonly maxMessageBytes: number;
   private readonly maxInFlight: number;
-  private current = newBatch();
-  private timer: NodeJS.Timeout | null = null;
   private inFlight = 0;
   private readonly sent = new Set<Promise<void>>();
   private readonly capacityWaiters: (() => void)[] = [];
@@ -94,7 +90,6 @@ export class MeasurePublisher {
     this.exchange = options.exchange ?? 'mymonit';
     this.routingKey = options.routingKey ?? 'measures';
     this.batchSize = Math.min(Math.max(1, options.batchSize ?? 500), MAX_MEASURES_PER_MESSAGE);
-    this.batchWaitMs = options.batchWaitMs ?? 20;
     this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 64);
     this.connection = amqp.connect([options.url], {
@@ -151,22 +146,27 @@ export class MeasurePublisher {
       return result.success ? [] : fieldErrors(result.error, Array.isArray(measures) ? `[${index}]` : '');
     });
     if (errors.length > 0) throw new InvalidMeasureError(errors);
-    const batches = new Set<Batch>();
+    // A call's measures are never mixed with another call's: the app accepts or refuses a
+    // message whole (e.g. an unknown experiment), so one caller's mistake stays its own.
+    const batches: Batch[] = [];
+    let batch = newBatch();
     for (const measure of list) {
       const json = JSON.stringify(measure);
-      if (this.current.body.length > 0 && this.current.bytes + json.length + 1 > this.maxMessageBytes) await this.send();
-      this.current.body.push(json);
-      this.current.bytes += json.length + 1;
-      batches.add(this.current);
-      if (this.current.body.length >= this.batchSize) await this.send();
+      if (batch.body.length >= this.batchSize || (batch.body.length > 0 && batch.bytes + json.length + 1 > this.maxMessageBytes)) {
+        batches.push(batch);
+        await this.send(batch);
+        batch = newBatch();
+      }
+      batch.body.push(json);
+      batch.bytes += json.length + 1;
     }
-    if (this.current.body.length > 0) this.timer ??= setTimeout(() => void this.send(), this.batchWaitMs);
-    await Promise.all([...batches].map((b) => b.done));
+    batches.push(batch);
+    await this.send(batch);
+    await Promise.all(batches.map((b) => b.done));
   }
 
-  /** Sends the partial batch now and waits until every message is confirmed. */
+  /** Waits until every message sent so far is confirmed (or failed). */
   async flush(): Promise<void> {
-    await this.send();
     await Promise.allSettled([...this.sent]);
   }
 
@@ -207,12 +207,8 @@ export class MeasurePublisher {
     }
   }
 
-  private async send(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const batch = this.current;
-    if (batch.body.length === 0) return;
-    this.current = newBatch();
+  /** Sends one message once fewer than maxInFlight are unconfirmed; `batch.done` settles on its confirm. */
+  private async send(batch: Batch): Promise<void> {
     while (this.inFlight >= this.maxInFlight) await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
     this.inFlight++;
     const messageId = randomUUID();

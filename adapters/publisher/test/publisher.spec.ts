@@ -60,6 +60,17 @@ describe('MeasurePublisher against RabbitMQ', () => {
     assert.ok(messages >= 5 && messages <= 7, `${messages} messages`);
   });
 
+  it('When two calls publish at once, then their measures never share a message (the app takes or refuses a message whole)', async () => {
+    const publisher = await MeasurePublisher.connect({ url: URL, exchange, batchSize: 500 });
+    await Promise.all([publisher.publish([measure(1), measure(2), measure(3)]), publisher.publish([measure(10), measure(11)])]);
+    await publisher.close();
+    const bodies: number[][] = [];
+    for (let message; (message = await channel.get(queue, { noAck: true })); ) {
+      bodies.push((JSON.parse(message.content.toString('utf8')) as { value: number }[]).map((m) => m.value));
+    }
+    assert.deepEqual(bodies.sort((a, b) => a[0]! - b[0]!), [[1, 2, 3], [10, 11]]);
+  });
+
   it('When one measure of a call is invalid, then nothing of the call is published and the error names it', async () => {
     const publisher = await MeasurePublisher.connect({ url: URL, exchange });
     const bad = [measure(1), { ...measure(2), value: Number.NaN }, { ...measure(3), sensor: '' }];
