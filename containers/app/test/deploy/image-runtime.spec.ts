@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -31,12 +31,13 @@ describe('The production image, replayed without Docker', () => {
       const parts = args!.trim().split(/\s+/);
       const target = parts.pop()!;
       if (from) {
-        // /src/<package>/dist: compiled here as the build stage compiles it.
+        // /src/<package>/dist: built here as its stage builds it (Vite for the web page, tsc otherwise).
         const packageDir = join(root, parts[0]!.replace(/^\/src\//, '').replace(/\/dist$/, ''));
-        execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, target)], {
-          cwd: packageDir,
-          stdio: 'pipe',
-        });
+        const vite = existsSync(join(packageDir, 'vite.config.ts'));
+        const [tool, args] = vite
+          ? [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), ['build', '--outDir', join(dir, target), '--emptyOutDir', '--logLevel', 'warn']]
+          : [require.resolve('typescript/bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', join(dir, target)]];
+        execFileSync(process.execPath, [tool, ...args], { cwd: packageDir, stdio: 'pipe' });
         continue;
       }
       for (const source of parts) {
@@ -72,5 +73,8 @@ describe('The production image, replayed without Docker', () => {
     const docs = await fetch(`${app.baseUrl}/docs/`);
     assert.equal(docs.status, 200);
     assert.match(await docs.text(), /swagger-ui/);
+    const page = await fetch(`${app.baseUrl}/`);
+    assert.equal(page.status, 200, 'the web page is in the image');
+    assert.match(await page.text(), /<script type="module"[^>]*src="\.\/assets\//);
   });
 });
