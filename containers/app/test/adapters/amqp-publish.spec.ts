@@ -35,7 +35,7 @@ describe('Publishing by hand with amqp-publish', { skip: !existsSync(AMQP_PUBLIS
       return items.length === 1;
     }, 10_000, 'the measure over REST');
     assert.deepEqual(
-      { sensor: items[0]!.sensor, value: items[0]!.value, unit: items[0]!.unit, timestamp: items[0]!.timestamp },
+      { sensor: items[0].sensor, value: items[0].value, unit: items[0].unit, timestamp: items[0].timestamp },
       { sensor: 'magnet/temp', value: 4.21, unit: 'K', timestamp: '2026-11-26T10:00:00.000Z' },
     );
   });

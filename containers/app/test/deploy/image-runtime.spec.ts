@@ -27,12 +27,13 @@ describe('The production image, replayed without Docker', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mymonit-image-'));
     // The stage's own COPY lines: package files from the context, dist/ folders from the build stage.
+    // eslint-disable-next-line security/detect-unsafe-regex -- one optional group, anchored per line
     for (const [, from, args] of runtimeStage.matchAll(/^COPY (--from=\S+ )?(.+)$/gm)) {
-      const parts = args!.trim().split(/\s+/);
+      const parts = args.trim().split(/\s+/);
       const target = parts.pop()!;
       if (from) {
         // /src/<package>/dist: built here as its stage builds it (Vite for the web page, tsc otherwise).
-        const packageDir = join(root, parts[0]!.replace(/^\/src\//, '').replace(/\/dist$/, ''));
+        const packageDir = join(root, parts[0].replace(/^\/src\//, '').replace(/\/dist$/, ''));
         const vite = existsSync(join(packageDir, 'vite.config.ts'));
         const [tool, args] = vite
           ? [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), ['build', '--outDir', join(dir, target), '--emptyOutDir', '--logLevel', 'warn']]
