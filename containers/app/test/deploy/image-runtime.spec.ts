@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../support/amqp';
 import { startAppProcess, type AppProcess } from '../support/app-process';
 import { dropDatabase, removeTopology, testEnvironment } from '../support/test-app';
 import { loadConfig } from '../../src/config';
@@ -68,8 +69,8 @@ describe('The production image, replayed without Docker', () => {
   });
 
   it('When the app starts from that directory, then it is ready and serves its API and docs', async () => {
-    const ready = await fetch(`${app.baseUrl}/ready`);
-    assert.equal(ready.status, 200, await ready.text());
+    // /health answers as soon as HTTP listens; the broker connection follows.
+    await eventually(async () => (await fetch(`${app.baseUrl}/ready`)).status === 200, 15_000, '/ready to answer 200');
     assert.equal((await fetch(`${app.baseUrl}/openapi.json`)).status, 200);
     const docs = await fetch(`${app.baseUrl}/docs/`);
     assert.equal(docs.status, 200);
