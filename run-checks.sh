@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quality checks of the app, with reports in containers/app/reports/ (as the
 # original's pylint / bandit / coverage reports):
-#   eslint.json      ESLint: typescript-eslint (type-aware) and eslint-plugin-security
+#   eslint.json      ESLint of the app: typescript-eslint (type-aware) and eslint-plugin-security
+#   eslint-adapters-web.json   the same rules for adapters/ and containers/web/
 #   npm-audit.json   npm audit of the production dependencies (fails on high or critical)
 #   npm-audit-all.json  the same for every dependency, dev tools included (informational)
 #   coverage/        line coverage of src/ by the test suite (fails under 85 %)
@@ -14,15 +15,25 @@ reports=$app/reports
 mkdir -p "$reports"
 failed=()
 
-echo "== ESLint"
-if (cd "$app" && npx eslint . -f json -o reports/eslint.json); then
-  echo "no findings"
-else
+print_findings() {
   node -e '
     const r = require(process.argv[1]);
     for (const f of r) for (const m of f.messages) console.log(`${f.filePath}:${m.line}:${m.column} ${m.ruleId} ${m.message}`);
-  ' "$PWD/$reports/eslint.json"
-  failed+=(eslint)
+  ' "$1"
+}
+echo "== ESLint: the app"
+if (cd "$app" && npx eslint . --max-warnings 0 -f json -o reports/eslint.json); then
+  echo "no findings"
+else
+  print_findings "$PWD/$reports/eslint.json"
+  failed+=(eslint-app)
+fi
+echo "== ESLint: the adapters and the web page"
+if npx eslint adapters containers/web --max-warnings 0 -f json -o "$reports/eslint-adapters-web.json"; then
+  echo "no findings"
+else
+  print_findings "$PWD/$reports/eslint-adapters-web.json"
+  failed+=(eslint-adapters-web)
 fi
 
 echo "== npm audit (production dependencies)"

@@ -54,6 +54,7 @@ const BOOLEANS = new Map<string, boolean>([
 const INTEGER = /^-?\d+i$/;
 const UNSIGNED = /^\d+u$/;
 // Linear time: each repeated part ends at a character (".", "e") the one before cannot take.
+// eslint-disable-next-line security/detect-unsafe-regex -- see above
 const FLOAT = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 /** Digits of the longest 64-bit integer: longer ones are out of range without parsing (BigInt of a huge string is slow). */
 const MAX_DIGITS = 20;

@@ -54,7 +54,7 @@ describe('line protocol endpoint against RabbitMQ', () => {
       status: response.status,
       headers: response.headers,
       text,
-      json: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : null,
+      json: response.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as Answer['json']) : null,
     };
   }
 

@@ -68,7 +68,7 @@ describe('MeasurePublisher against RabbitMQ', () => {
     for (let message; (message = await channel.get(queue, { noAck: true })); ) {
       bodies.push((JSON.parse(message.content.toString('utf8')) as { value: number }[]).map((m) => m.value));
     }
-    assert.deepEqual(bodies.sort((a, b) => a[0]! - b[0]!), [[1, 2, 3], [10, 11]]);
+    assert.deepEqual(bodies.sort((a, b) => a[0] - b[0]), [[1, 2, 3], [10, 11]]);
   });
 
   it('When one measure of a call is invalid, then nothing of the call is published and the error names it', async () => {

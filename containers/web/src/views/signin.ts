@@ -85,6 +85,7 @@ function registerForm(): HTMLFormElement {
     void submitting(
       form,
       async () => {
+        // eslint-disable-next-line security/detect-possible-timing-attacks -- two fields of the same form, not a secret check
         if (password !== confirm) {
           throw Object.assign(new Error('mismatch'), { code: 'mymonit/mismatch' });
         }
