@@ -7,7 +7,9 @@ import { configOrExit } from '../src/cli/cli-context';
 import { buildContainer } from '../src/container';
 import { UserRepository } from '../src/storage/user.repository';
 import { ExperimentRepository } from '../src/storage/experiment.repository';
-import { pageStatement } from '../src/storage/measure.repository';
+import { MeasureRepository, pageStatement } from '../src/storage/measure.repository';
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
 import { freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { seed, seedExperimentId, seedPlan } from './seed';
@@ -15,8 +17,13 @@ import { percentile, table } from './stats';
 import { signUp } from '../test/support/identities';
 
 /**
- * `npm run bench:query`: REST against the same SQL run directly, on seeded data.
- *   (a) one page of 1,000 raw measures over one day, newest first.
+ * `npm run bench:query`: REST against the same query run directly, on seeded data.
+ *   (a) one page of 1,000 raw measures over one day, newest first (SQL vs REST);
+ *   (b) a 7-day hourly summary and (c) a 90-day daily summary, all sensors of
+ *       one experiment (the repository's query vs REST);
+ *   (d) CSV export of a whole experiment: rows/s and the app's RSS growth;
+ *   (e) load: GET a 100-row page at 50 connections for 20 s (autocannon),
+ *       token verification and user lookup included.
  * Prints a table and writes bench/results/query.json.
  */
 
@@ -111,6 +118,60 @@ async function main() {
       me.push(meMs);
     }
   }
+  // (b), (c): the repository's summary query (what the service runs) vs the same over REST.
+  const repository = container.resolve(MeasureRepository);
+  const summaryCase = async (rangeDays: number, bucket: string, bucketMs: number, rounds: number) => {
+    const to = Number(span.last) + 1;
+    const from = to - rangeDays * DAY;
+    const direct: number[] = [];
+    const viaRest: number[] = [];
+    let buckets = 0;
+    for (let i = -3; i < rounds; i++) {
+      const d = await timed(async () => {
+        buckets = (await repository.summary(experiment.ref, { from, to }, bucketMs)).length;
+      });
+      const r = await timed(async () => {
+        const response = await http(`${path}/summary?from=${from}&to=${to}&bucket=${bucket}`, headers);
+        if (response.status !== 200) throw new Error(`REST answered ${response.status}: ${response.body.toString()}`);
+      });
+      if (i >= 0) {
+        direct.push(d);
+        viaRest.push(r);
+      }
+    }
+    return { direct, viaRest, buckets };
+  };
+  const weekly = await summaryCase(7, '1h', 3_600_000, Math.min(iterations, 30));
+  const quarterly = await summaryCase(90, '1d', DAY, Math.min(iterations, 10));
+
+  // (d) CSV export of the whole experiment; the app's peak RSS from /proc.
+  const memory = (field: 'VmRSS' | 'VmHWM') =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${app.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const rssBefore = memory('VmRSS');
+  let csvRows = 0;
+  const csvMs = await timed(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}?from=${Number(span.first)}&to=${Number(span.last) + 1}`, {
+      headers: { ...headers, accept: 'text/csv' },
+    });
+    if (!response.ok || !response.body) throw new Error(`CSV export answered ${response.status}`);
+    for await (const chunk of response.body) {
+      const bytes = chunk as Uint8Array;
+      for (let k = 0; k < bytes.length; k++) if (bytes[k] === 10) csvRows++;
+    }
+    csvRows -= 1; // the header line
+  });
+  const rssPeak = memory('VmHWM');
+
+  // (e) load at 50 connections for 20 s on a 100-row page.
+  const { from: loadFrom, to: loadTo } = window(0);
+  const load = await autocannon({
+    url: `http://127.0.0.1:${port}${path}?from=${loadFrom}&to=${loadTo}&limit=100`,
+    connections: 50,
+    duration: Number(process.env.BENCH_LOAD_SECONDS ?? 20),
+    headers,
+  });
+  if (load.non2xx > 0 || load.errors > 0) throw new Error(`load: ${load.non2xx} non-2xx answers, ${load.errors} errors`);
+
   const summary = (samples: number[]) => ({
     p50: percentile(samples, 50),
     p95: percentile(samples, 95),
@@ -128,6 +189,33 @@ async function main() {
       rest_over_sql_p50: percentile(rest, 50) / percentile(sql, 50),
       target: 'REST p50 <= 2x SQL p50',
     },
+    b_summary_7_days_hourly: {
+      buckets: weekly.buckets,
+      repository_ms: summary(weekly.direct),
+      rest_ms: summary(weekly.viaRest),
+      target: 'REST p50 <= 50 ms at 10M rows',
+    },
+    c_summary_90_days_daily: {
+      buckets: quarterly.buckets,
+      repository_ms: summary(quarterly.direct),
+      rest_ms: summary(quarterly.viaRest),
+      target: 'REST p50 <= 50 ms at 10M rows',
+    },
+    d_csv_export: {
+      rows: csvRows,
+      seconds: csvMs / 1000,
+      rows_per_second: Math.round(csvRows / (csvMs / 1000)),
+      app_rss_mb_before: Math.round(rssBefore),
+      app_rss_mb_peak: Math.round(rssPeak),
+      app_rss_growth_mb: Math.round(rssPeak - rssBefore),
+      target: '>= 200k rows/s, RSS growth <= 100 MB',
+    },
+    e_load_100_row_page_50_connections: {
+      seconds: load.duration,
+      requests_per_second: Math.round(load.requests.average),
+      latency_ms: { p50: load.latency.p50, p99: load.latency.p99 },
+      target: '>= 2,000 req/s, p99 <= 100 ms',
+    },
     fixed_costs_ms: { health: summary(health), me_with_auth: summary(me) },
   };
   console.log(
@@ -142,11 +230,33 @@ async function main() {
           result.a_page_1000_rows_one_day.rest_ms.p99,
           result.a_page_1000_rows_one_day.rest_over_sql_p50,
         ],
+        [
+          `(b) 7 days hourly, ${weekly.buckets} buckets`,
+          result.b_summary_7_days_hourly.repository_ms.p50,
+          result.b_summary_7_days_hourly.rest_ms.p50,
+          result.b_summary_7_days_hourly.repository_ms.p99,
+          result.b_summary_7_days_hourly.rest_ms.p99,
+          percentile(weekly.viaRest, 50) / percentile(weekly.direct, 50),
+        ],
+        [
+          `(c) 90 days daily, ${quarterly.buckets} buckets`,
+          result.c_summary_90_days_daily.repository_ms.p50,
+          result.c_summary_90_days_daily.rest_ms.p50,
+          result.c_summary_90_days_daily.repository_ms.p99,
+          result.c_summary_90_days_daily.rest_ms.p99,
+          percentile(quarterly.viaRest, 50) / percentile(quarterly.direct, 50),
+        ],
         ['GET /health (HTTP alone)', '', result.fixed_costs_ms.health.p50, '', result.fixed_costs_ms.health.p99, ''],
         ['GET /me (HTTP + auth + user)', '', result.fixed_costs_ms.me_with_auth.p50, '', result.fixed_costs_ms.me_with_auth.p99, ''],
       ],
     ),
   );
+  const d = result.d_csv_export;
+  const e = result.e_load_100_row_page_50_connections;
+  console.log(
+    `(d) CSV export: ${d.rows} rows in ${d.seconds.toFixed(1)} s = ${d.rows_per_second} rows/s; app RSS ${d.app_rss_mb_before} → peak ${d.app_rss_mb_peak} MB (+${d.app_rss_growth_mb} MB)`,
+  );
+  console.log(`(e) load, 100-row page, 50 connections, ${e.seconds} s: ${e.requests_per_second} req/s, p50 ${e.latency_ms.p50} ms, p99 ${e.latency_ms.p99} ms`);
   const out = join(__dirname, 'results', 'query.json');
   mkdirSync(join(__dirname, 'results'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
