@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startAppProcess, type AppProcess } from '../support/app-process';
+import { startTestApp, testEnvironment, type TestApp } from '../support/test-app';
+import { T0, createAdmin, createExperiment, storeMeasures, type Person } from '../support/world';
+
+/**
+ * CSV export of 1M measures from an app in a process of its own: the rows
+ * stream from MySQL to the socket with back-pressure, so the app's memory
+ * stays flat however large the export and however slow the client.
+ */
+const ROWS = 1_000_000;
+const SENSORS = 20;
+
+/** Resident memory of a process, now (VmRSS) or at its peak so far (VmHWM), in MB. */
+function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
+}
+
+describe('CSV export of 1M measures', () => {
+  let app: TestApp;
+  let exporter: AppProcess;
+  let admin: Person;
+
+  before(async () => {
+    app = await startTestApp();
+    admin = await createAdmin(app);
+    await createExperiment(app, admin, 'EXP-BIG');
+    for (let start = 0; start < ROWS; start += 100_000) {
+      await storeMeasures(
+        app,
+        'EXP-BIG',
+        Array.from({ length: 100_000 }, (_, k) => {
+          const i = start + k;
+          return { sensor: `s${i % SENSORS}`, timestamp: T0 + Math.floor(i / SENSORS) * 1000, value: i / 7, unit: 'V', tags: null };
+        }),
+      );
+    }
+    // A second instance on the same database: its memory is the export's alone.
+    exporter = await startAppProcess(
+      testEnvironment({
+        LOG_LEVEL: 'warn',
+        DB_DATABASE: app.config.db.database,
+        RABBIT_EXCHANGE: app.config.rabbit.exchange,
+        RABBIT_QUEUE: app.config.rabbit.queue,
+      }),
+    );
+  });
+  after(async () => {
+    await exporter?.stop();
+    await app?.stop();
+  });
+
+  it('When a slow client downloads 1M rows, then every row arrives and the app stays within 100 MB of where it started', async () => {
+    const pid = exporter.child.pid!;
+    await fetch(`${exporter.baseUrl}/health`);
+    const before = memoryMb(pid, 'VmRSS');
+    const response = await fetch(`${exporter.baseUrl}/experiments/EXP-BIG/measures?order=asc`, {
+      headers: { authorization: `Bearer ${admin.token}`, accept: 'text/csv' },
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-length'), null, 'streamed, not buffered');
+    const reader = response.body!.getReader();
+    let lines = 0;
+    let bytes = 0;
+    let paused = false;
+    let duringPause = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.length;
+      for (const byte of value) if (byte === 10) lines++;
+      if (!paused && bytes > 1_000_000) {
+        // The client stops reading: with back-pressure the app stops reading MySQL too.
+        paused = true;
+        await sleep(1_500);
+        duringPause = memoryMb(pid, 'VmRSS') - before;
+      }
+    }
+    const peak = memoryMb(pid, 'VmHWM') - before;
+    console.log(`CSV export: ${lines - 1} rows, ${(bytes / 1e6).toFixed(0)} MB; app RSS ${before.toFixed(0)} MB, +${duringPause.toFixed(0)} MB during the pause, peak +${peak.toFixed(0)} MB`);
+    assert.equal(lines, ROWS + 1, 'a header and one line per measure');
+    assert.ok(duringPause < 60, `the app grew ${duringPause.toFixed(0)} MB while the client paused`);
+    assert.ok(peak < 100, `the app's peak grew ${peak.toFixed(0)} MB over ${(bytes / 1e6).toFixed(0)} MB of CSV`);
+  });
+});
