@@ -118,6 +118,8 @@ export class ExperimentRepository {
   async delete(ref: number): Promise<void> {
     await this.storage.transaction(async (connection) => {
       await connection.execute('DELETE FROM measures WHERE experiment_ref = ?', [ref]);
+      await connection.execute('DELETE FROM measure_hours WHERE experiment_ref = ?', [ref]);
+      await connection.execute('DELETE FROM measure_hours_stale WHERE experiment_ref = ?', [ref]);
       await connection.execute('DELETE FROM experiments WHERE id = ?', [ref]);
     });
   }

@@ -52,11 +52,64 @@ interface SummaryRow extends RowDataPacket {
   sensor: string;
   bucket: number | string;
   n: number | string;
+  total: number;
   mn: number;
   mx: number;
-  av: number;
+  t0: number | string;
+  t1: number | string;
   first: number;
   last: number;
+}
+
+const HOUR = 3_600_000;
+
+/** A bucket's aggregates over part of its range: parts merge into the bucket. */
+export interface PartialBucket {
+  sensor: string;
+  bucket: number;
+  count: number;
+  total: number;
+  min: number;
+  max: number;
+  firstTs: number;
+  first: number;
+  lastTs: number;
+  last: number;
+}
+
+const partialOf = (r: SummaryRow): PartialBucket => ({
+  sensor: r.sensor,
+  bucket: Number(r.bucket),
+  count: Number(r.n),
+  total: Number(r.total),
+  min: r.mn,
+  max: r.mx,
+  firstTs: Number(r.t0),
+  first: r.first,
+  lastTs: Number(r.t1),
+  last: r.last,
+});
+
+/** Merges the parts of each bucket, ordered by sensor then bucket. */
+export function finish(parts: PartialBucket[]): SummaryBucket[] {
+  const merged = new Map<string, PartialBucket>();
+  for (const p of parts) {
+    const key = `${p.sensor}\u0000${p.bucket}`;
+    const m = merged.get(key);
+    if (!m) {
+      merged.set(key, { ...p });
+      continue;
+    }
+    m.count += p.count;
+    m.total += p.total;
+    m.min = Math.min(m.min, p.min);
+    m.max = Math.max(m.max, p.max);
+    if (p.firstTs < m.firstTs) [m.firstTs, m.first] = [p.firstTs, p.first];
+    if (p.lastTs > m.lastTs) [m.lastTs, m.last] = [p.lastTs, p.last];
+  }
+  return [...merged.values()]
+    .sort((a, b) => (a.sensor < b.sensor ? -1 : a.sensor > b.sensor ? 1 : a.bucket - b.bucket))
+    .map((b) => ({ sensor: b.sensor, bucket: b.bucket, count: b.count, min: b.min, max: b.max, avg: b.total / b.count, first: b.first, last: b.last }));
 }
 
 interface SensorStatsRow extends RowDataPacket {
@@ -207,42 +260,149 @@ export class MeasureRepository {
     return row?.first == null ? null : { first: Number(row.first), last: Number(row.last) };
   }
 
-  /** count/min/max/avg/first/last per sensor and bucket of `bucketMs`, aligned on the epoch. */
-  async summary(
+  /**
+   * count/min/max/avg/first/last per sensor and bucket of `bucketMs`, aligned
+   * on the epoch. Buckets of whole hours are read from the hourly rollups
+   * (stale ones recomputed first), with the raw measures of the partial hours
+   * at the edges of the range; other buckets from the raw measures.
+   */
+  async summary(experimentRef: number, range: MeasureRange, bucketMs: number): Promise<SummaryBucket[]> {
+    const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
+    if (sensorRefs?.length === 0) return [];
+    const { from, to } = range;
+    if (bucketMs % HOUR !== 0 || from === undefined || to === undefined) {
+      return finish(await this.rawSummary(experimentRef, range, bucketMs, sensorRefs));
+    }
+    const firstHour = Math.ceil(from / HOUR);
+    const endHour = Math.floor(to / HOUR);
+    if (firstHour >= endHour) return finish(await this.rawSummary(experimentRef, range, bucketMs, sensorRefs));
+    await this.refreshStaleHours(experimentRef, firstHour, endHour);
+    const parts = await Promise.all([
+      this.rollupSummary(experimentRef, firstHour, endHour, bucketMs, sensorRefs),
+      from < firstHour * HOUR ? this.rawSummary(experimentRef, { from, to: firstHour * HOUR }, bucketMs, sensorRefs) : [],
+      endHour * HOUR < to ? this.rawSummary(experimentRef, { from: endHour * HOUR, to }, bucketMs, sensorRefs) : [],
+    ]);
+    return finish(parts.flat());
+  }
+
+  /** The summary computed from the raw measures (rollups left aside), as partial aggregates. */
+  async rawSummary(
     experimentRef: number,
     range: MeasureRange,
     bucketMs: number,
-  ): Promise<SummaryBucket[]> {
-    const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
-    if (sensorRefs?.length === 0) return [];
+    sensorRefs: number[] | null,
+  ): Promise<PartialBucket[]> {
     const { where, params } = rangeFilter(experimentRef, range, sensorRefs);
     // first/last are the values at the bucket's MIN(ts)/MAX(ts), read back by primary key.
     const [rows] = await this.storage.pool.query<SummaryRow[]>(
       `WITH agg AS (
-         SELECT m.sensor_ref, FLOOR(m.ts / ?) AS b, COUNT(*) AS n, MIN(m.value) AS mn,
-                MAX(m.value) AS mx, AVG(m.value) AS av, MIN(m.ts) AS t0, MAX(m.ts) AS t1
+         SELECT m.sensor_ref, FLOOR(m.ts / ?) AS b, COUNT(*) AS n, SUM(m.value) AS total, MIN(m.value) AS mn,
+                MAX(m.value) AS mx, MIN(m.ts) AS t0, MAX(m.ts) AS t1
          FROM measures m WHERE ${where}
          GROUP BY m.sensor_ref, b
        )
-       SELECT s.sensor, agg.b * ? AS bucket, agg.n, agg.mn, agg.mx, agg.av,
+       SELECT s.sensor, agg.b * ? AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
               f.value AS first, l.value AS last
        FROM agg
        JOIN sensors s ON s.id = agg.sensor_ref
        JOIN measures f ON f.experiment_ref = ? AND f.ts = agg.t0 AND f.sensor_ref = agg.sensor_ref
-       JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref
-       ORDER BY s.sensor, bucket`,
+       JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref`,
       [bucketMs, ...params, bucketMs, experimentRef, experimentRef],
     );
-    return rows.map((r) => ({
-      sensor: r.sensor,
-      bucket: Number(r.bucket),
-      count: Number(r.n),
-      min: r.mn,
-      max: r.mx,
-      avg: r.av,
-      first: r.first,
-      last: r.last,
-    }));
+    return rows.map(partialOf);
+  }
+
+  private async rollupSummary(
+    experimentRef: number,
+    firstHour: number,
+    endHour: number,
+    bucketMs: number,
+    sensorRefs: number[] | null,
+  ): Promise<PartialBucket[]> {
+    const sensors = sensorRefs ? `AND h.sensor_ref IN (${sensorRefs.map(() => '?').join(', ')})` : '';
+    const [rows] = await this.storage.pool.query<SummaryRow[]>(
+      `WITH agg AS (
+         SELECT h.sensor_ref, FLOOR(h.hour * ${HOUR} / ?) AS b, SUM(h.n) AS n, SUM(h.total) AS total,
+                MIN(h.mn) AS mn, MAX(h.mx) AS mx, MIN(h.first_ts) AS t0, MAX(h.last_ts) AS t1
+         FROM measure_hours h
+         WHERE h.experiment_ref = ? AND h.hour >= ? AND h.hour < ? ${sensors}
+         GROUP BY h.sensor_ref, b
+       )
+       SELECT s.sensor, agg.b * ? AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
+              f.first_value AS first, l.last_value AS last
+       FROM agg
+       JOIN sensors s ON s.id = agg.sensor_ref
+       JOIN measure_hours f ON f.experiment_ref = ? AND f.hour = FLOOR(agg.t0 / ${HOUR}) AND f.sensor_ref = agg.sensor_ref
+       JOIN measure_hours l ON l.experiment_ref = ? AND l.hour = FLOOR(agg.t1 / ${HOUR}) AND l.sensor_ref = agg.sensor_ref`,
+      [bucketMs, experimentRef, firstHour, endHour, ...(sensorRefs ?? []), bucketMs, experimentRef, experimentRef],
+    );
+    return rows.map(partialOf);
+  }
+
+  /**
+   * Recomputes the rollups of the stale hours in [firstHour, endHour) from the
+   * measures, then clears each stale mark unless a writer touched the hour
+   * again meanwhile (its `gen` moved on): that hour stays stale for the next
+   * summary. Runs of consecutive hours are read in one range scan.
+   */
+  private async refreshStaleHours(experimentRef: number, firstHour: number, endHour: number): Promise<void> {
+    const [stale] = await this.storage.pool.query<RowDataPacket[]>(
+      'SELECT hour, sensor_ref, gen FROM measure_hours_stale WHERE experiment_ref = ? AND hour >= ? AND hour < ?',
+      [experimentRef, firstHour, endHour],
+    );
+    if (stale.length === 0) return;
+    const hours = [...new Set(stale.map((r) => Number(r.hour)))].sort((a, b) => a - b);
+    const runs: [number, number][] = [];
+    for (const hour of hours) {
+      const last = runs.at(-1);
+      if (last && hour === last[1]) last[1] = hour + 1;
+      else runs.push([hour, hour + 1]);
+    }
+    const wanted = new Set(stale.map((r) => `${Number(r.hour)}/${Number(r.sensor_ref)}`));
+    for (const [runStart, runEnd] of runs) {
+      const [rows] = await this.storage.pool.query<RowDataPacket[]>(
+        `WITH agg AS (
+           SELECT m.sensor_ref, FLOOR(m.ts / ${HOUR}) AS hour, COUNT(*) AS n, SUM(m.value) AS total,
+                  MIN(m.value) AS mn, MAX(m.value) AS mx, MIN(m.ts) AS t0, MAX(m.ts) AS t1
+           FROM measures m WHERE m.experiment_ref = ? AND m.ts >= ? AND m.ts < ?
+           GROUP BY m.sensor_ref, hour
+         )
+         SELECT agg.*, f.value AS first_value, l.value AS last_value
+         FROM agg
+         JOIN measures f ON f.experiment_ref = ? AND f.ts = agg.t0 AND f.sensor_ref = agg.sensor_ref
+         JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref`,
+        [experimentRef, runStart * HOUR, runEnd * HOUR, experimentRef, experimentRef],
+      );
+      const fresh = rows
+        .filter((r) => wanted.has(`${Number(r.hour)}/${Number(r.sensor_ref)}`))
+        .map((r): number[] => [
+          experimentRef,
+          Number(r.sensor_ref),
+          Number(r.hour),
+          Number(r.n),
+          Number(r.total),
+          Number(r.mn),
+          Number(r.mx),
+          Number(r.t0),
+          Number(r.first_value),
+          Number(r.t1),
+          Number(r.last_value),
+        ]);
+      for (let i = 0; i < fresh.length; i += 2_000) {
+        await this.storage.pool.query(
+          `REPLACE INTO measure_hours (experiment_ref, sensor_ref, hour, n, total, mn, mx, first_ts, first_value, last_ts, last_value)
+           VALUES ?`,
+          [fresh.slice(i, i + 2_000)],
+        );
+      }
+    }
+    const marks = stale.map((r) => [experimentRef, Number(r.hour), Number(r.sensor_ref), Number(r.gen)]);
+    for (let i = 0; i < marks.length; i += 2_000) {
+      await this.storage.pool.query(
+        'DELETE FROM measure_hours_stale WHERE (experiment_ref, hour, sensor_ref, gen) IN (?)',
+        [marks.slice(i, i + 2_000)],
+      );
+    }
   }
 
   async sensors(experimentRef: number): Promise<SensorStats[]> {
@@ -322,7 +482,27 @@ export class MeasureRepository {
          ON DUPLICATE KEY UPDATE value = VALUES(value), unit = VALUES(unit), tags = VALUES(tags)`,
       );
     }
+    await this.markHoursStale(connection, records, names, keys);
     return keys;
+  }
+
+  /**
+   * Marks the hours the records fall in as stale, in the same transaction as
+   * the measures: a summary recomputes their rollups before using them. Sorted,
+   * so that concurrent writers lock the rows in one order.
+   */
+  private async markHoursStale(connection: PoolConnection, records: MeasureRecord[], names: string[], keys: Map<string, number>) {
+    const hours = new Map<string, [number, number, number]>();
+    records.forEach((r, i) => {
+      const sensorRef = keys.get(names[i]) ?? this.sensorKeys.get(names[i])!;
+      const hour = Math.floor(r.timestamp / HOUR);
+      hours.set(`${r.experimentRef}/${hour}/${sensorRef}`, [r.experimentRef, hour, sensorRef]);
+    });
+    const rows = [...hours.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+    await connection.query(
+      'INSERT INTO measure_hours_stale (experiment_ref, hour, sensor_ref) VALUES ? ON DUPLICATE KEY UPDATE gen = gen + 1',
+      [rows],
+    );
   }
 
   /** Keys of the sensors that `records` name (`names[i]` is record i's cache key) and the cache lacks, creating the new ones. */

@@ -69,4 +69,36 @@ export const MIGRATIONS: Migration[] = [
       ) ${TABLE_OPTIONS}`,
     ],
   },
+  {
+    version: 2,
+    name: 'hourly rollups of measures',
+    statements: [
+      // count/sum/min/max/first/last of one sensor over one hour (hour = FLOOR(ts / 3600000)).
+      `CREATE TABLE IF NOT EXISTS measure_hours (
+        experiment_ref INT UNSIGNED NOT NULL,
+        sensor_ref INT UNSIGNED NOT NULL,
+        hour BIGINT NOT NULL,
+        n INT UNSIGNED NOT NULL,
+        total DOUBLE NOT NULL,
+        mn DOUBLE NOT NULL,
+        mx DOUBLE NOT NULL,
+        first_ts BIGINT NOT NULL,
+        first_value DOUBLE NOT NULL,
+        last_ts BIGINT NOT NULL,
+        last_value DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_ref, hour, sensor_ref)
+      ) ${TABLE_OPTIONS}`,
+      // Hours whose measures changed since their rollup was computed; \`gen\` counts the changes.
+      `CREATE TABLE IF NOT EXISTS measure_hours_stale (
+        experiment_ref INT UNSIGNED NOT NULL,
+        hour BIGINT NOT NULL,
+        sensor_ref INT UNSIGNED NOT NULL,
+        gen INT UNSIGNED NOT NULL DEFAULT 0,
+        PRIMARY KEY (experiment_ref, hour, sensor_ref)
+      ) ${TABLE_OPTIONS}`,
+      // Measures stored before this version: every hour of theirs is stale until first summarised.
+      `INSERT IGNORE INTO measure_hours_stale (experiment_ref, hour, sensor_ref)
+       SELECT DISTINCT experiment_ref, FLOOR(ts / 3600000), sensor_ref FROM measures`,
+    ],
+  },
 ];
