@@ -320,7 +320,19 @@ export class MeasureRepository {
     sensorRefs: number[] | null,
   ): Promise<PartialBucket[]> {
     const sensors = sensorRefs ? `AND h.sensor_ref IN (${sensorRefs.map(() => '?').join(', ')})` : '';
-    const [rows] = await this.storage.pool.query<SummaryRow[]>(
+    if (bucketMs === HOUR) {
+      // One rollup row is one bucket: nothing to group or look up.
+      // execute: the binary protocol decodes thousands of numeric rows several times faster.
+      const [hourly] = await this.storage.pool.execute<SummaryRow[]>(
+        `SELECT s.sensor, h.hour * ${HOUR} AS bucket, h.n, h.total, h.mn, h.mx, h.first_ts AS t0, h.last_ts AS t1,
+                h.first_value AS first, h.last_value AS last
+         FROM measure_hours h JOIN sensors s ON s.id = h.sensor_ref
+         WHERE h.experiment_ref = ? AND h.hour >= ? AND h.hour < ? ${sensors}`,
+        [experimentRef, firstHour, endHour, ...(sensorRefs ?? [])],
+      );
+      return hourly.map(partialOf);
+    }
+    const [rows] = await this.storage.pool.execute<SummaryRow[]>(
       `WITH agg AS (
          SELECT h.sensor_ref, FLOOR(h.hour * ${HOUR} / ?) AS b, SUM(h.n) AS n, SUM(h.total) AS total,
                 MIN(h.mn) AS mn, MAX(h.mx) AS mx, MIN(h.first_ts) AS t0, MAX(h.last_ts) AS t1
