@@ -352,69 +352,72 @@ export class MeasureRepository {
   }
 
   /**
-   * Recomputes the rollups of the stale hours in [firstHour, endHour) from the
-   * measures, then clears each stale mark unless a writer touched the hour
-   * again meanwhile (its `gen` moved on): that hour stays stale for the next
-   * summary. Runs of consecutive hours are read in one range scan.
+   * Recomputes the rollups of the stale hours in [firstHour, endHour), in one
+   * transaction: the marks are deleted first (waiting for any writer still
+   * holding one), then the hours are read, so every write committed before is
+   * included; a write committed after re-marks its hour (the mark is absent
+   * again) and the next summary recomputes it. A failure rolls the marks back.
+   * Runs of consecutive hours are read in one range scan.
    */
   private async refreshStaleHours(experimentRef: number, firstHour: number, endHour: number): Promise<void> {
     const [stale] = await this.storage.pool.query<RowDataPacket[]>(
-      'SELECT hour, sensor_ref, gen FROM measure_hours_stale WHERE experiment_ref = ? AND hour >= ? AND hour < ?',
+      'SELECT hour, sensor_ref FROM measure_hours_stale WHERE experiment_ref = ? AND hour >= ? AND hour < ?',
       [experimentRef, firstHour, endHour],
     );
     if (stale.length === 0) return;
-    const hours = [...new Set(stale.map((r) => Number(r.hour)))].sort((a, b) => a - b);
+    const marks = stale.map((r) => [experimentRef, Number(r.hour), Number(r.sensor_ref)]);
+    const hours = [...new Set(marks.map((m) => m[1]))].sort((a, b) => a - b);
     const runs: [number, number][] = [];
     for (const hour of hours) {
       const last = runs.at(-1);
       if (last && hour === last[1]) last[1] = hour + 1;
       else runs.push([hour, hour + 1]);
     }
-    const wanted = new Set(stale.map((r) => `${Number(r.hour)}/${Number(r.sensor_ref)}`));
-    for (const [runStart, runEnd] of runs) {
-      const [rows] = await this.storage.pool.query<RowDataPacket[]>(
-        `WITH agg AS (
-           SELECT m.sensor_ref, FLOOR(m.ts / ${HOUR}) AS hour, COUNT(*) AS n, SUM(m.value) AS total,
-                  MIN(m.value) AS mn, MAX(m.value) AS mx, MIN(m.ts) AS t0, MAX(m.ts) AS t1
-           FROM measures m WHERE m.experiment_ref = ? AND m.ts >= ? AND m.ts < ?
-           GROUP BY m.sensor_ref, hour
-         )
-         SELECT agg.*, f.value AS first_value, l.value AS last_value
-         FROM agg
-         JOIN measures f ON f.experiment_ref = ? AND f.ts = agg.t0 AND f.sensor_ref = agg.sensor_ref
-         JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref`,
-        [experimentRef, runStart * HOUR, runEnd * HOUR, experimentRef, experimentRef],
-      );
-      const fresh = rows
-        .filter((r) => wanted.has(`${Number(r.hour)}/${Number(r.sensor_ref)}`))
-        .map((r): number[] => [
-          experimentRef,
-          Number(r.sensor_ref),
-          Number(r.hour),
-          Number(r.n),
-          Number(r.total),
-          Number(r.mn),
-          Number(r.mx),
-          Number(r.t0),
-          Number(r.first_value),
-          Number(r.t1),
-          Number(r.last_value),
+    const wanted = new Set(marks.map((m) => `${m[1]}/${m[2]}`));
+    await this.storage.transaction(async (connection) => {
+      for (let i = 0; i < marks.length; i += 2_000) {
+        await connection.query('DELETE FROM measure_hours_stale WHERE (experiment_ref, hour, sensor_ref) IN (?)', [
+          marks.slice(i, i + 2_000),
         ]);
-      for (let i = 0; i < fresh.length; i += 2_000) {
-        await this.storage.pool.query(
-          `REPLACE INTO measure_hours (experiment_ref, sensor_ref, hour, n, total, mn, mx, first_ts, first_value, last_ts, last_value)
-           VALUES ?`,
-          [fresh.slice(i, i + 2_000)],
-        );
       }
-    }
-    const marks = stale.map((r) => [experimentRef, Number(r.hour), Number(r.sensor_ref), Number(r.gen)]);
-    for (let i = 0; i < marks.length; i += 2_000) {
-      await this.storage.pool.query(
-        'DELETE FROM measure_hours_stale WHERE (experiment_ref, hour, sensor_ref, gen) IN (?)',
-        [marks.slice(i, i + 2_000)],
-      );
-    }
+      for (const [runStart, runEnd] of runs) {
+        const [rows] = await connection.query<RowDataPacket[]>(
+          `WITH agg AS (
+             SELECT m.sensor_ref, FLOOR(m.ts / ${HOUR}) AS hour, COUNT(*) AS n, SUM(m.value) AS total,
+                    MIN(m.value) AS mn, MAX(m.value) AS mx, MIN(m.ts) AS t0, MAX(m.ts) AS t1
+             FROM measures m WHERE m.experiment_ref = ? AND m.ts >= ? AND m.ts < ?
+             GROUP BY m.sensor_ref, hour
+           )
+           SELECT agg.*, f.value AS first_value, l.value AS last_value
+           FROM agg
+           JOIN measures f ON f.experiment_ref = ? AND f.ts = agg.t0 AND f.sensor_ref = agg.sensor_ref
+           JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref`,
+          [experimentRef, runStart * HOUR, runEnd * HOUR, experimentRef, experimentRef],
+        );
+        const fresh = rows
+          .filter((r) => wanted.has(`${Number(r.hour)}/${Number(r.sensor_ref)}`))
+          .map((r): number[] => [
+            experimentRef,
+            Number(r.sensor_ref),
+            Number(r.hour),
+            Number(r.n),
+            Number(r.total),
+            Number(r.mn),
+            Number(r.mx),
+            Number(r.t0),
+            Number(r.first_value),
+            Number(r.t1),
+            Number(r.last_value),
+          ]);
+        for (let i = 0; i < fresh.length; i += 2_000) {
+          await connection.query(
+            `REPLACE INTO measure_hours (experiment_ref, sensor_ref, hour, n, total, mn, mx, first_ts, first_value, last_ts, last_value)
+             VALUES ?`,
+            [fresh.slice(i, i + 2_000)],
+          );
+        }
+      }
+    });
   }
 
   async sensors(experimentRef: number): Promise<SensorStats[]> {
@@ -511,10 +514,8 @@ export class MeasureRepository {
       hours.set(`${r.experimentRef}/${hour}/${sensorRef}`, [r.experimentRef, hour, sensorRef]);
     });
     const rows = [...hours.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-    await connection.query(
-      'INSERT INTO measure_hours_stale (experiment_ref, hour, sensor_ref) VALUES ? ON DUPLICATE KEY UPDATE gen = gen + 1',
-      [rows],
-    );
+    // IGNORE: an hour already marked needs nothing more (the common case: the current hour).
+    await connection.query('INSERT IGNORE INTO measure_hours_stale (experiment_ref, hour, sensor_ref) VALUES ?', [rows]);
   }
 
   /** Keys of the sensors that `records` name (`names[i]` is record i's cache key) and the cache lacks, creating the new ones. */

@@ -88,12 +88,11 @@ export const MIGRATIONS: Migration[] = [
         last_value DOUBLE NOT NULL,
         PRIMARY KEY (experiment_ref, hour, sensor_ref)
       ) ${TABLE_OPTIONS}`,
-      // Hours whose measures changed since their rollup was computed; \`gen\` counts the changes.
+      // Hours whose measures changed since their rollup was computed.
       `CREATE TABLE IF NOT EXISTS measure_hours_stale (
         experiment_ref INT UNSIGNED NOT NULL,
         hour BIGINT NOT NULL,
         sensor_ref INT UNSIGNED NOT NULL,
-        gen INT UNSIGNED NOT NULL DEFAULT 0,
         PRIMARY KEY (experiment_ref, hour, sensor_ref)
       ) ${TABLE_OPTIONS}`,
       // Measures stored before this version: every hour of theirs is stale until first summarised.
