@@ -27,7 +27,7 @@ function random(seed: number) {
 function assertSame(actual: SummaryBucket[], expected: SummaryBucket[], what: string) {
   assert.equal(actual.length, expected.length, `${what}: bucket count`);
   actual.forEach((a, i) => {
-    const e = expected[i]!;
+    const e = expected[i];
     assert.deepEqual({ ...a, avg: 0 }, { ...e, avg: 0 }, `${what}: bucket ${i}`);
     assert.ok(Math.abs(a.avg - e.avg) <= 1e-9 * Math.max(1, Math.abs(e.avg)), `${what}: avg ${a.avg} vs ${e.avg}`);
   });
@@ -47,8 +47,8 @@ describe('Hourly rollups of summaries', () => {
       const earlier = [...written.values()];
       const key =
         earlier.length > 0 && next() < overwriteShare
-          ? earlier[Math.floor(next() * earlier.length)]!
-          : { sensor: SENSORS[Math.floor(next() * SENSORS.length)]!, timestamp: START + Math.floor(next() * 3 * 24 * HOUR) };
+          ? earlier[Math.floor(next() * earlier.length)]
+          : { sensor: SENSORS[Math.floor(next() * SENSORS.length)], timestamp: START + Math.floor(next() * 3 * 24 * HOUR) };
       written.set(`${key.sensor}@${key.timestamp}`, key);
       return { ...key, value: Math.round((next() * 200 - 100) * 1000) / 1000, unit: null, tags: null };
     });
@@ -100,12 +100,12 @@ describe('Hourly rollups of summaries', () => {
       ((await app.container.resolve(MeasureRepository)['storage'].pool.query('SELECT COUNT(*) AS n FROM measure_hours_stale')) as [
         { n: number }[],
         unknown,
-      ])[0][0]!.n;
+      ])[0][0].n;
     assert.equal(Number(await stale()), 0);
     await storeMeasures(app, 'EXP-R', [{ sensor: 'a', timestamp: START + 7 * HOUR + 5, value: 1e6, unit: null, tags: null }]);
     assert.equal(Number(await stale()), 1);
     const [hour] = await measures.summary(ref, { from: START + 7 * HOUR, to: START + 8 * HOUR, sensors: ['a'] }, HOUR);
-    assert.equal(hour!.max, 1e6);
+    assert.equal(hour.max, 1e6);
     assert.equal(Number(await stale()), 0);
   });
 });
