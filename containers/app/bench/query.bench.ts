@@ -8,13 +8,13 @@ import { buildContainer } from '../src/container';
 import { UserRepository } from '../src/storage/user.repository';
 import { ExperimentRepository } from '../src/storage/experiment.repository';
 import { MeasureRepository, pageStatement } from '../src/storage/measure.repository';
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { seed, seedExperimentId, seedPlan } from './seed';
 import { percentile, table } from './stats';
 import { signUp } from '../test/support/identities';
+import { memoryMb } from '../test/support/app-process';
 
 /**
  * `npm run bench:query`: REST against the same query run directly, on seeded data.
@@ -145,8 +145,7 @@ async function main() {
   const quarterly = await summaryCase(90, '1d', DAY, Math.min(iterations, 10));
 
   // (d) CSV export of the whole experiment; the app's peak RSS from /proc.
-  const memory = (field: 'VmRSS' | 'VmHWM') =>
-    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${app.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const memory = (field: 'VmRSS' | 'VmHWM') => memoryMb(app.child.pid!, field);
   const rssBefore = memory('VmRSS');
   let csvRows = 0;
   const csvMs = await timed(async () => {
@@ -218,34 +217,15 @@ async function main() {
     },
     fixed_costs_ms: { health: summary(health), me_with_auth: summary(me) },
   };
+  type Percentiles = { p50: number; p99: number };
+  const row = (label: string, direct: Percentiles, rest: Percentiles) => [label, direct.p50, rest.p50, direct.p99, rest.p99, rest.p50 / direct.p50];
   console.log(
     table(
       ['case', 'SQL p50 ms', 'REST p50 ms', 'SQL p99 ms', 'REST p99 ms', 'REST/SQL p50'],
       [
-        [
-          `(a) page of ${rows} rows, 1 day`,
-          result.a_page_1000_rows_one_day.sql_ms.p50,
-          result.a_page_1000_rows_one_day.rest_ms.p50,
-          result.a_page_1000_rows_one_day.sql_ms.p99,
-          result.a_page_1000_rows_one_day.rest_ms.p99,
-          result.a_page_1000_rows_one_day.rest_over_sql_p50,
-        ],
-        [
-          `(b) 7 days hourly, ${weekly.buckets} buckets`,
-          result.b_summary_7_days_hourly.repository_ms.p50,
-          result.b_summary_7_days_hourly.rest_ms.p50,
-          result.b_summary_7_days_hourly.repository_ms.p99,
-          result.b_summary_7_days_hourly.rest_ms.p99,
-          percentile(weekly.viaRest, 50) / percentile(weekly.direct, 50),
-        ],
-        [
-          `(c) 90 days daily, ${quarterly.buckets} buckets`,
-          result.c_summary_90_days_daily.repository_ms.p50,
-          result.c_summary_90_days_daily.rest_ms.p50,
-          result.c_summary_90_days_daily.repository_ms.p99,
-          result.c_summary_90_days_daily.rest_ms.p99,
-          percentile(quarterly.viaRest, 50) / percentile(quarterly.direct, 50),
-        ],
+        row(`(a) page of ${rows} rows, 1 day`, result.a_page_1000_rows_one_day.sql_ms, result.a_page_1000_rows_one_day.rest_ms),
+        row(`(b) 7 days hourly, ${weekly.buckets} buckets`, result.b_summary_7_days_hourly.repository_ms, result.b_summary_7_days_hourly.rest_ms),
+        row(`(c) 90 days daily, ${quarterly.buckets} buckets`, result.c_summary_90_days_daily.repository_ms, result.c_summary_90_days_daily.rest_ms),
         ['GET /health (HTTP alone)', '', result.fixed_costs_ms.health.p50, '', result.fixed_costs_ms.health.p99, ''],
         ['GET /me (HTTP + auth + user)', '', result.fixed_costs_ms.me_with_auth.p50, '', result.fixed_costs_ms.me_with_auth.p99, ''],
       ],

@@ -1,10 +1,9 @@
 /** Typed domain errors; `rest/problem.ts` is the one place that maps them to HTTP. */
 
-export interface FieldError {
-  /** Where the bad value was: `body.email`, `query.limit`, `params.user_id`, `[3].value`. */
-  field: string;
-  message: string;
-}
+/** Where a bad value was (`body.email`, `query.limit`, `[3].value`) and why: defined with the message schema. */
+import type { FieldError } from '@mymonit/publisher/schema';
+
+export type { FieldError };
 
 export abstract class AppError extends Error {
   constructor(message: string) {

@@ -2,7 +2,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { inject, injectable } from 'tsyringe';
 import winston, { format, type Logger as WinstonLogger } from 'winston';
 import type Transport from 'winston-transport';
-import { Counter, Gauge } from 'prom-client';
 import { CONFIG, type AppConfig } from '../config';
 import { Metrics } from '../metrics/metrics';
 import { consoleFormat, wantsColour } from './console-format';
@@ -136,21 +135,6 @@ export class Logging {
   private startShipper(config: AppConfig, metrics: Metrics): LogstashShipper {
     const { host, port, bufferLines } = config.logstash;
     const endpoint = `${host}:${port}`;
-    const dropped = new Counter({
-      name: 'mymonit_log_lines_dropped_total',
-      help: 'Log lines dropped (oldest first) because the Logstash buffer was full',
-      registers: [metrics.registry],
-    });
-    const shipped = new Counter({
-      name: 'mymonit_log_lines_shipped_total',
-      help: 'Log lines written to the Logstash connection',
-      registers: [metrics.registry],
-    });
-    const connectedGauge = new Gauge({
-      name: 'mymonit_logstash_connected',
-      help: '1 while the Logstash connection is up',
-      registers: [metrics.registry],
-    });
     let droppedInOutage = 0;
     let everConnected = false;
     let reported = false;
@@ -158,12 +142,12 @@ export class Logging {
       { host, port, bufferLines },
       {
         dropped: () => {
-          dropped.inc();
+          metrics.logLinesDropped.inc();
           droppedInOutage++;
         },
-        shipped: () => shipped.inc(),
+        shipped: () => metrics.logLinesShipped.inc(),
         connection: (connected) => {
-          connectedGauge.set(connected ? 1 : 0);
+          metrics.logstashConnected.set(connected ? 1 : 0);
           if (connected) {
             if (reported || everConnected) {
               this.self.info('Logstash reachable; shipping the buffered lines', {
@@ -186,14 +170,7 @@ export class Logging {
         },
       },
     );
-    new Gauge({
-      name: 'mymonit_log_lines_buffered',
-      help: 'Log lines waiting for Logstash',
-      registers: [metrics.registry],
-      collect() {
-        this.set(shipper.bufferedLines);
-      },
-    });
+    metrics.logLinesBufferedSource = () => shipper.bufferedLines;
     this.root.add(shipper);
     return shipper;
   }

@@ -1,5 +1,5 @@
 import { injectable } from 'tsyringe';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one app instance (its own registry, so tests can run several). */
 @injectable()
@@ -39,6 +39,34 @@ export class Metrics {
     name: 'mymonit_ingest_measures_total',
     help: 'Measures committed to MySQL by ingestion',
     registers: [this.registry],
+  });
+
+  readonly logLinesDropped = new Counter({
+    name: 'mymonit_log_lines_dropped_total',
+    help: 'Log lines dropped (oldest first) because the Logstash buffer was full',
+    registers: [this.registry],
+  });
+
+  readonly logLinesShipped = new Counter({
+    name: 'mymonit_log_lines_shipped_total',
+    help: 'Log lines written to the Logstash connection',
+    registers: [this.registry],
+  });
+
+  readonly logstashConnected = new Gauge({
+    name: 'mymonit_logstash_connected',
+    help: '1 while the Logstash connection is up',
+    registers: [this.registry],
+  });
+
+  /** Read when scraped: set by the logging service when it ships to Logstash. */
+  logLinesBufferedSource: () => number = () => 0;
+
+  readonly logLinesBuffered: Gauge = new Gauge({
+    name: 'mymonit_log_lines_buffered',
+    help: 'Log lines waiting for Logstash',
+    registers: [this.registry],
+    collect: (): void => this.logLinesBuffered.set(this.logLinesBufferedSource()),
   });
 
   readonly ingestBatchSeconds = new Histogram({

@@ -1,12 +1,5 @@
-/** One value of one sensor of one experiment at one instant (epoch milliseconds, UTC). */
-export interface Measure {
-  experimentId: string;
-  sensor: string;
-  timestamp: number;
-  value: number;
-  unit: string | null;
-  tags: Record<string, string> | null;
-}
+/** One value of one sensor of one experiment at one instant: defined with the message schema. */
+export type { Measure } from '@mymonit/publisher/schema';
 
 export interface SensorStats {
   sensor: string;

@@ -8,11 +8,15 @@ import { LogstashListener, type LogLine } from '../support/logstash-listener';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { createAdmin, createScientist, type Person } from '../support/world';
 
-async function metric(app: TestApp, name: string): Promise<number> {
-  const text = (await app.api.get('/metrics')).text;
+/** A metric's value in a Prometheus text exposition (label sets ignored). */
+function metricIn(text: string, name: string): number {
   const match = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
   assert.ok(match, `${name} missing from /metrics`);
   return Number(match[2]);
+}
+
+async function metric(app: TestApp, name: string): Promise<number> {
+  return metricIn((await app.api.get('/metrics')).text, name);
 }
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -283,7 +287,7 @@ describe('Logging: Logstash outages', () => {
       const ids: string[] = [];
       for (let i = 0; i < 150; i++) ids.push((await app.api.get('/health')).headers.get('x-request-id')!);
       const response = await app.api.get('/metrics');
-      const value = (name: string) => Number(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(response.text)?.[2]);
+      const value = (name: string) => metricIn(response.text, name);
       assert.equal(value('mymonit_log_lines_buffered'), 100);
       // Every line the console shows reached the shipper: all but the 100 it holds were dropped
       // (the line of the /metrics request itself is logged once its response is sent).

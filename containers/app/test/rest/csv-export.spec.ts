@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startAppProcess, type AppProcess } from '../support/app-process';
+import { memoryMb, startAppProcess, type AppProcess } from '../support/app-process';
 import { startTestApp, testEnvironment, type TestApp } from '../support/test-app';
 import { T0, createAdmin, createExperiment, storeMeasures, type Person } from '../support/world';
 
@@ -13,12 +12,6 @@ import { T0, createAdmin, createExperiment, storeMeasures, type Person } from '.
  */
 const ROWS = 1_000_000;
 const SENSORS = 20;
-
-/** Resident memory of a process, now (VmRSS) or at its peak so far (VmHWM), in MB. */
-function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
-}
 
 describe('CSV export of 1M measures', () => {
   let app: TestApp;

@@ -1,9 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { captureChildOutput } from './log-capture';
 
 const appDir = join(__dirname, '..', '..');
+
+/** Resident memory of a process, now (VmRSS) or at its peak so far (VmHWM), in MB (Linux /proc). */
+export function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+}
 
 export async function freePort(): Promise<number> {
   const server = createServer();
