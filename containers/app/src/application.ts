@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { IDENTITY_VERIFIER, type IdentityVerifier } from './auth/identity-verifier';
 import { CONFIG, describeConfig, type AppConfig } from './config';
 import { Logging, type Log } from './logging/logging';
+import { AccessChanges } from './rabbit/access-changes';
 import { LiveMeasures } from './rabbit/live-measures';
 import { RabbitConnector } from './rabbit/rabbit-connector';
 import { RabbitListener } from './rabbit/rabbit-listener';
@@ -24,6 +25,7 @@ export class Application {
     @inject(RabbitConnector) private readonly rabbit: RabbitConnector,
     @inject(RabbitListener) private readonly listener: RabbitListener,
     @inject(LiveMeasures) private readonly live: LiveMeasures,
+    @inject(AccessChanges) private readonly accessChanges: AccessChanges,
     @inject(RestListener) private readonly rest: RestListener,
     @inject(IDENTITY_VERIFIER) private readonly identities: IdentityVerifier,
   ) {
@@ -40,6 +42,7 @@ export class Application {
     await this.migrator.migrate();
     this.rabbit.start();
     this.live.start();
+    this.accessChanges.start();
     this.listener.start();
     return this.rest.start();
   }
@@ -49,6 +52,7 @@ export class Application {
     // Stop taking work on both doors; finish and acknowledge what is in flight.
     await Promise.all([this.rest.stop(), this.listener.stop()]);
     await this.live.close();
+    await this.accessChanges.close();
     await this.rabbit.close();
     await this.storage.close();
     await this.identities.close?.();

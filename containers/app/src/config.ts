@@ -52,6 +52,7 @@ const environmentSchema = z
     INGEST_PREFETCH: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65535).default(2000)),
     INGEST_BATCH_MESSAGES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(10_000).default(500)),
     INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(50)),
+    ACCESS_CACHE_SECONDS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(300).default(10)),
     REST_HOST: text('0.0.0.0'),
     REST_PORT: port(5000, 0),
     LOGSTASH_HOST: text('localhost'),
@@ -120,6 +121,12 @@ export interface AppConfig {
     batchWaitMs: number;
   };
   rest: { host: string; port: number };
+  /**
+   * How long a user lookup and an experiment's access check are reused. Every
+   * change made through the API clears them on every instance at once; the
+   * limit covers changes made otherwise (SQL, the admin:create command). 0: off.
+   */
+  accessCacheSeconds: number;
   logstash: {
     enabled: boolean;
     host: string;
@@ -200,6 +207,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       batchWaitMs: env.INGEST_BATCH_WAIT_MS,
     },
     rest: { host: env.REST_HOST, port: env.REST_PORT },
+    accessCacheSeconds: env.ACCESS_CACHE_SECONDS,
     logstash: {
       enabled: env.LOGSTASH_ENABLED === 'true',
       host: env.LOGSTASH_HOST,
@@ -233,6 +241,7 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     rabbit: { ...config.rabbit, url: rabbitEndpoint(config) },
     ingest: config.ingest,
     rest: config.rest,
+    accessCacheSeconds: config.accessCacheSeconds,
     logstash: config.logstash,
     firebase: {
       projectId: config.firebase.projectId,

@@ -11,6 +11,7 @@ import { CONFIG, type AppConfig } from './config';
 import { AuditLog } from './logging/audit-log';
 import { LOG_CONSOLE, Logging } from './logging/logging';
 import { Metrics } from './metrics/metrics';
+import { AccessChanges } from './rabbit/access-changes';
 import { LiveMeasures } from './rabbit/live-measures';
 import { MeasurePublisher } from './rabbit/measure-publisher';
 import { RabbitConnector } from './rabbit/rabbit-connector';
@@ -22,6 +23,7 @@ import { MeasureController } from './rest/controllers/measure.controller';
 import { SystemController } from './rest/controllers/system.controller';
 import { UserController } from './rest/controllers/user.controller';
 import { RestListener } from './rest/rest-listener';
+import { AccessCache } from './services/access-cache';
 import { AuthenticationService } from './services/authentication.service';
 import { ExperimentAccess } from './services/experiment-access';
 import { ExperimentService } from './services/experiment.service';
@@ -46,6 +48,8 @@ const SINGLETONS: (new (...args: never[]) => unknown)[] = [
   RabbitConnector,
   MeasurePublisher,
   LiveMeasures,
+  AccessCache,
+  AccessChanges,
   RabbitMessageProcessor,
   RabbitListener,
   ExperimentAccess,

@@ -53,6 +53,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly accessCacheEnabled = new Gauge({
+    name: 'mymonit_access_cache_enabled',
+    help: '1 while user lookups and access checks are cached (access-change notices are being received)',
+    registers: [this.registry],
+  });
+
   readonly logstashConnected = new Gauge({
     name: 'mymonit_logstash_connected',
     help: '1 while the Logstash connection is up',

@@ -10,6 +10,8 @@ export interface Topology {
   deadLetterQueue: string;
   /** Topic exchange of "stored" events (routing key = experiment id), for live streams. */
   storedExchange: string;
+  /** Fanout exchange of access-change notices (users, experiments, associations), for the access caches. */
+  accessExchange: string;
 }
 
 export function topologyOf(config: AppConfig): Topology {
@@ -21,6 +23,7 @@ export function topologyOf(config: AppConfig): Topology {
     deadLetterExchange: `${exchange}.dlx`,
     deadLetterQueue: `${queue}.dead`,
     storedExchange: `${exchange}.stored`,
+    accessExchange: `${exchange}.access`,
   };
 }
 
@@ -31,6 +34,7 @@ export async function declareTopology(channel: Channel, config: AppConfig): Prom
   await channel.assertExchange(t.exchange, 'direct', { durable: true });
   await channel.assertExchange(t.deadLetterExchange, 'direct', { durable: true });
   await channel.assertExchange(t.storedExchange, 'topic', { durable: true });
+  await channel.assertExchange(t.accessExchange, 'fanout', { durable: true });
   await channel.assertQueue(t.deadLetterQueue, { durable: true, arguments: queueType });
   await channel.bindQueue(t.deadLetterQueue, t.deadLetterExchange, t.routingKey);
   await channel.assertQueue(t.queue, {

@@ -4,6 +4,8 @@ import type { IdentityVerifier } from '../auth/identity-verifier';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import { User } from '../model/user';
 import type { UserRepository } from '../storage/user.repository';
+import type { AppConfig } from '../config';
+import { AccessCache } from './access-cache';
 import { AuthenticationService } from './authentication.service';
 
 const user = new User({
@@ -26,7 +28,7 @@ const verifier: IdentityVerifier = {
 const users = {
   findByUsername: (uid: string) => Promise.resolve(uid === 'uid-1' ? user : null),
 } as unknown as UserRepository;
-const service = new AuthenticationService(verifier, users);
+const service = new AuthenticationService(verifier, users, new AccessCache({ accessCacheSeconds: 10 } as AppConfig));
 
 describe('AuthenticationService', () => {
   it('When the token verifies and its uid is a user, then that user', async () => {

@@ -3,6 +3,7 @@ import { IDENTITY_VERIFIER, type IdentityVerifier } from '../auth/identity-verif
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import type { User } from '../model/user';
 import { UserRepository } from '../storage/user.repository';
+import { AccessCache } from './access-cache';
 
 /**
  * Bearer token → MyMONIT user: the identity provider says who signed in, the
@@ -13,6 +14,7 @@ export class AuthenticationService {
   constructor(
     @inject(IDENTITY_VERIFIER) private readonly verifier: IdentityVerifier,
     @inject(UserRepository) private readonly users: UserRepository,
+    @inject(AccessCache) private readonly cache: AccessCache,
   ) {}
 
   async authenticate(authorization: string | undefined): Promise<User> {
@@ -21,7 +23,7 @@ export class AuthenticationService {
       throw new UnauthenticatedError(authorization ? 'malformed-authorization-header' : 'missing-token');
     }
     const identity = await this.verifier.verify(token);
-    const user = await this.users.findByUsername(identity.uid);
+    const user = await this.cache.user(identity.uid, () => this.users.findByUsername(identity.uid));
     if (!user) throw new ForbiddenError('this identity is not a MyMONIT user: ask an administrator');
     return user;
   }

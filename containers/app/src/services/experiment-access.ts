@@ -3,6 +3,7 @@ import { NotFoundError } from '../errors';
 import type { Experiment } from '../model/experiment';
 import { isAdmin, type Actor } from '../model/user';
 import { ExperimentRepository } from '../storage/experiment.repository';
+import { AccessCache } from './access-cache';
 
 /**
  * Who may see which experiment: admins see all, a scientist only the ones they
@@ -11,10 +12,15 @@ import { ExperimentRepository } from '../storage/experiment.repository';
  */
 @injectable()
 export class ExperimentAccess {
-  constructor(@inject(ExperimentRepository) private readonly experiments: ExperimentRepository) {}
+  constructor(
+    @inject(ExperimentRepository) private readonly experiments: ExperimentRepository,
+    @inject(AccessCache) private readonly cache: AccessCache,
+  ) {}
 
   async visibleExperiment(actor: Actor, experimentId: string): Promise<Experiment> {
-    const found = await this.experiments.findWithAssociation(experimentId, actor.userId);
+    const found = await this.cache.experiment(experimentId, actor.userId, () =>
+      this.experiments.findWithAssociation(experimentId, actor.userId),
+    );
     if (found && (found.associated || isAdmin(actor))) return found.experiment;
     throw new NotFoundError(`experiment ${experimentId} not found`);
   }

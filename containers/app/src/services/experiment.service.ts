@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '../errors';
 import { AuditLog } from '../logging/audit-log';
 import type { Experiment, ExperimentDetails, ExperimentFields } from '../model/experiment';
 import { isAdmin, type Actor, type User } from '../model/user';
+import { AccessChanges } from '../rabbit/access-changes';
 import { ExperimentRepository } from '../storage/experiment.repository';
 import { UserRepository } from '../storage/user.repository';
 import { requireAdmin, requireAdminOrSelf } from './access';
@@ -21,12 +22,14 @@ export class ExperimentService {
     @inject(UserRepository) private readonly users: UserRepository,
     @inject(ExperimentAccess) private readonly access: ExperimentAccess,
     @inject(AuditLog) private readonly audit: AuditLog,
+    @inject(AccessChanges) private readonly accessChanges: Pick<AccessChanges, 'changed'>,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async create(actor: Actor, experimentId: string, fields: ExperimentFields): Promise<Experiment> {
     requireAdmin(actor);
     const experiment = await this.experiments.insert(experimentId, fields, this.clock());
+    await this.accessChanges.changed();
     this.audit.record('audit.experiment.create', actor, { experiment });
     return experiment;
   }
@@ -45,6 +48,7 @@ export class ExperimentService {
     const experiment = await this.access.existingExperiment(experimentId);
     const now = this.clock();
     await this.experiments.update(experiment.ref, fields, now);
+    await this.accessChanges.changed();
     this.audit.record('audit.experiment.update', actor, { experiment: experimentId });
     return { ...experiment, ...fields, updatedAt: now };
   }
@@ -59,6 +63,7 @@ export class ExperimentService {
       );
     }
     await this.experiments.delete(experiment.ref);
+    await this.accessChanges.changed();
     this.audit.record('audit.experiment.delete', actor, { experiment: experimentId, details: { force } });
   }
 
@@ -69,6 +74,7 @@ export class ExperimentService {
     const user = await this.users.findById(userId);
     if (!user || user.isErased) throw new NotFoundError(`user ${userId} not found`);
     const created = await this.experiments.associate(experiment.ref, userId, this.clock());
+    if (created) await this.accessChanges.changed();
     if (created) this.audit.record('audit.association.create', actor, { experiment: experimentId, user: userId });
     return created;
   }
@@ -79,6 +85,7 @@ export class ExperimentService {
     if (!(await this.experiments.dissociate(experiment.ref, userId))) {
       throw new NotFoundError(`user ${userId} is not associated with experiment ${experimentId}`);
     }
+    await this.accessChanges.changed();
     this.audit.record('audit.association.delete', actor, { experiment: experimentId, user: userId });
   }
 

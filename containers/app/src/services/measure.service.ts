@@ -82,7 +82,7 @@ export class MeasureService {
     return pageOf(rows, request.limit, (last) => ({ t: last.timestamp, s: last.sensorRef, o: request.order }));
   }
 
-  /** Every measure of the range, streamed (for CSV export). */
+  /** Every measure of the range, streamed in batches (for CSV export). */
   async export(actor: Actor, experimentId: string, range: MeasureRange, order: SortOrder): Promise<Readable> {
     const experiment = await this.access.visibleExperiment(actor, experimentId);
     return this.measures.stream(experiment.ref, range, order);

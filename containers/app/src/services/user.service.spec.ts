@@ -49,17 +49,27 @@ class FakeAudit {
   }
 }
 
+/** Counts the access-change notices the service sends. */
+class FakeAccessChanges {
+  notices = 0;
+  changed() {
+    this.notices++;
+    return Promise.resolve();
+  }
+}
+
 async function serviceWith(...users: [string, Role][]) {
   const repository = new FakeUsers();
   for (const [id, role] of users) await repository.insert(id, profile(role, `uid-${id}`), NOW);
   const audit = new FakeAudit();
-  const service = new UserService(repository as unknown as UserRepository, audit as unknown as AuditLog, () => NOW);
-  return { repository, audit, service };
+  const changes = new FakeAccessChanges();
+  const service = new UserService(repository as unknown as UserRepository, audit as unknown as AuditLog, changes, () => NOW);
+  return { repository, audit, service, changes };
 }
 
 describe('UserService', () => {
   it('When a scientist tries an admin action, then ForbiddenError and nothing changes', async () => {
-    const { repository, audit, service } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
+    const { repository, audit, service, changes } = await serviceWith(['A1', 'ADMIN'], ['S1', 'SCIENTIST']);
     await assert.rejects(service.create(scientist, 'S2', profile('SCIENTIST')), ForbiddenError);
     await assert.rejects(service.update(scientist, 'S1', profile('ADMIN')), ForbiddenError);
     await assert.rejects(service.erase(scientist, 'A1'), ForbiddenError);
@@ -67,10 +77,11 @@ describe('UserService', () => {
     assert.equal(repository.rows.size, 2);
     assert.equal(repository.rows.get('S1')!.role, 'SCIENTIST');
     assert.deepEqual(audit.events, []);
+    assert.equal(changes.notices, 0);
   });
 
-  it('When an admin creates, updates and erases a user, then each change is one audit event naming actor and target', async () => {
-    const { audit, service } = await serviceWith(['A1', 'ADMIN']);
+  it('When an admin creates, updates and erases a user, then each change is one audit event naming actor and target, and one access-change notice', async () => {
+    const { audit, service, changes } = await serviceWith(['A1', 'ADMIN']);
     await service.create(admin, 'S2', profile('SCIENTIST', 'uid-S2'));
     await service.update(admin, 'S2', profile('ADMIN', 'uid-S2'));
     await service.erase(admin, 'S2');
@@ -81,6 +92,7 @@ describe('UserService', () => {
       'audit.user.erase by A1 on S2',
       'audit.user.create by cli on A9',
     ]);
+    assert.equal(changes.notices, 4);
   });
 
   it('When a scientist reads another user, then ForbiddenError whether that user exists or not', async () => {

@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import { ConflictError, NotFoundError } from '../errors';
 import { AuditLog } from '../logging/audit-log';
 import type { Actor, User, UserProfile } from '../model/user';
+import { AccessChanges } from '../rabbit/access-changes';
 import { UserRepository } from '../storage/user.repository';
 import { requireAdmin, requireAdminOrSelf } from './access';
 import { decodeCursor, isKeyCursor, pageOf, type Page } from './cursor';
@@ -17,12 +18,14 @@ export class UserService {
   constructor(
     @inject(UserRepository) private readonly users: UserRepository,
     @inject(AuditLog) private readonly audit: AuditLog,
+    @inject(AccessChanges) private readonly accessChanges: Pick<AccessChanges, 'changed'>,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async create(actor: Actor, userId: string, profile: UserProfile): Promise<User> {
     requireAdmin(actor);
     const user = await this.users.insert(userId, profile, this.clock());
+    await this.accessChanges.changed();
     this.audit.record('audit.user.create', actor, { user });
     return user;
   }
@@ -46,6 +49,7 @@ export class UserService {
     const current = await this.activeUser(userId);
     if (current.role === 'ADMIN' && profile.role !== 'ADMIN') await this.keepOneAdmin();
     await this.users.update(userId, profile, this.clock());
+    await this.accessChanges.changed();
     const user = await this.activeUser(userId);
     this.audit.record('audit.user.update', actor, { user, details: { previousRole: current.role } });
     return user;
@@ -59,6 +63,7 @@ export class UserService {
     if (!(await this.users.erase(userId, this.clock()))) {
       throw new NotFoundError(`user ${userId} not found`);
     }
+    await this.accessChanges.changed();
     this.audit.record('audit.user.erase', actor, { user: userId });
   }
 
@@ -71,6 +76,7 @@ export class UserService {
     const existing = await this.users.findById(userId);
     if (!existing) {
       const user = await this.users.insert(userId, admin, this.clock());
+      await this.accessChanges.changed();
       this.audit.record('audit.user.create', 'cli', { user });
       return 'created';
     }
@@ -82,6 +88,7 @@ export class UserService {
       existing.email === admin.email;
     if (same) return 'unchanged';
     await this.users.update(userId, admin, this.clock());
+    await this.accessChanges.changed();
     this.audit.record('audit.user.update', 'cli', {
       user: (await this.users.findById(userId)) ?? userId,
       details: { previousRole: existing.role },

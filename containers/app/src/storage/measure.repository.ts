@@ -1,5 +1,5 @@
 import { inject, injectable } from 'tsyringe';
-import { Transform, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Connection as CoreConnection } from 'mysql2';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type {
@@ -62,6 +62,8 @@ interface SummaryRow extends RowDataPacket {
 }
 
 const HOUR = 3_600_000;
+/** Measures per chunk of an export stream. */
+const STREAM_BATCH_ROWS = 500;
 
 /** A bucket's aggregates over part of its range: parts merge into the bucket. */
 export interface PartialBucket {
@@ -137,7 +139,7 @@ export const toStoredMeasure = (row: MeasureRow): StoredMeasure => ({
 /** WHERE clause shared by every measure read of one experiment. */
 function rangeFilter(experimentRef: number, range: MeasureRange, sensorRefs: number[] | null) {
   const clauses = ['m.experiment_ref = ?'];
-  const params: unknown[] = [experimentRef];
+  const params: (number | string)[] = [experimentRef];
   if (range.from !== undefined) {
     clauses.push('m.ts >= ?');
     params.push(range.from);
@@ -170,7 +172,8 @@ export function pageStatement(experimentRef: number, query: MeasurePageQuery, se
   }
   return {
     sql: `${SELECT_MEASURES} WHERE ${where}${keyset} ORDER BY ${orderBy(query.order)} LIMIT ?`,
-    params: [...params, query.limit],
+    // As a string: MySQL 8 refuses a LIMIT placeholder bound as a double, which is how the driver sends numbers.
+    params: [...params, String(query.limit)],
   };
 }
 
@@ -219,35 +222,55 @@ export class MeasureRepository {
     const sensorRefs = await this.sensorRefs(experimentRef, query.sensors);
     if (sensorRefs?.length === 0) return [];
     const { sql, params } = pageStatement(experimentRef, query, sensorRefs);
-    const [rows] = await this.storage.pool.query<MeasureRow[]>(sql, params);
+    // Prepared (binary protocol): the server skips parsing, the driver reads doubles without parseFloat.
+    const [rows] = await this.storage.pool.execute<MeasureRow[]>(sql, params);
     return rows.map(toStoredMeasure);
   }
 
   /**
-   * Every measure of the range as an object stream on a connection of its own.
-   * The driver pauses the connection while the consumer is slow, so memory
-   * stays flat; a consumer that stops early (client gone) gets the connection
-   * destroyed rather than returned half-read to the pool.
+   * Every measure of the range, as a stream of batches (arrays of up to
+   * STREAM_BATCH_ROWS measures) read on a connection of its own. The
+   * connection is paused while the consumer holds a few batches unread, so
+   * memory stays flat; a consumer that stops early (client gone) gets the
+   * connection destroyed rather than returned half-read to the pool.
+   * Batches, not single rows: each hop of a stream costs per chunk, and a
+   * million rows make a million chunks.
    */
   async stream(experimentRef: number, range: MeasureRange, order: SortOrder): Promise<Readable> {
     const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
     const { where, params } = rangeFilter(experimentRef, range, sensorRefs?.length === 0 ? [0] : sensorRefs);
     const connection = await this.storage.pool.getConnection();
-    // The promise wrapper's typings hide it, but `.connection` is the core (streamable) connection.
+    // The promise wrapper's typings hide it, but `.connection` is the core (event-emitting) connection.
     const core = connection.connection as unknown as CoreConnection;
-    const rows = core
-      .query(`${SELECT_MEASURES} WHERE ${where} ORDER BY ${orderBy(order)}`, params)
-      .stream({ highWaterMark: 500 });
-    const measures = new Transform({
+    let batch: StoredMeasure[] = [];
+    let complete = false;
+    const batches = new Readable({
       objectMode: true,
-      highWaterMark: 500,
-      transform: (row: MeasureRow, _encoding, done) => done(null, toStoredMeasure(row)),
+      highWaterMark: 4,
+      read: () => core.resume(),
+      destroy: (error, done) => {
+        if (complete) connection.release();
+        else connection.destroy();
+        done(error);
+      },
     });
-    let finished = false;
-    rows.once('end', () => (finished = true));
-    measures.once('close', () => (finished ? connection.release() : connection.destroy()));
-    rows.once('error', (error: Error) => measures.destroy(error));
-    return rows.pipe(measures);
+    core
+      .query(`${SELECT_MEASURES} WHERE ${where} ORDER BY ${orderBy(order)}`, params)
+      .on('result', (row) => {
+        batch.push(toStoredMeasure(row as MeasureRow));
+        if (batch.length < STREAM_BATCH_ROWS || batches.destroyed) return;
+        const more = batches.push(batch);
+        batch = [];
+        if (!more) core.pause();
+      })
+      .on('error', (error: Error) => batches.destroy(error))
+      .on('end', () => {
+        complete = true;
+        if (batches.destroyed) return;
+        if (batch.length > 0) batches.push(batch);
+        batches.push(null);
+      });
+    return batches;
   }
 
   /** First and last timestamp of an experiment's measures (primary-key lookups). */

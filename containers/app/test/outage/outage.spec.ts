@@ -64,6 +64,10 @@ describe('Outages', { concurrency: false }, () => {
       await connection.end();
     }
   };
+  const accessCacheEnabled = async () => {
+    const metrics = await (await fetch(`${app!.baseUrl}/metrics`)).text();
+    return Number(/^mymonit_access_cache_enabled (\d)/m.exec(metrics)?.[1]);
+  };
   const storedOr = (fallback: number) => stored().catch(() => fallback);
   const reset = async () => {
     await app?.stop('SIGKILL');
@@ -136,6 +140,8 @@ describe('Outages', { concurrency: false }, () => {
       await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 503, 10_000, '/ready to say 503');
       const ready = (await (await fetch(`${app.baseUrl}/ready`)).json()) as { checks: unknown };
       assert.deepEqual(ready.checks, { mysql: 'up', rabbitmq: 'down' });
+      // Access-change notices cannot arrive: the access cache must be off.
+      await eventually(async () => (await accessCacheEnabled()) === 0, 10_000, 'the access cache to be off');
       await new Promise((r) => setTimeout(r, 3_000));
     } finally {
       startRabbit();
@@ -145,6 +151,7 @@ describe('Outages', { concurrency: false }, () => {
     assert.match(app.output(), /disconnected from RabbitMQ; reconnecting/);
     assert.equal(await stored(), 50_000);
     await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 200, 20_000, '/ready back to 200');
+    await eventually(async () => (await accessCacheEnabled()) === 1, 20_000, 'the access cache to be back on');
   });
 
   it('When MySQL is stopped for 20 s mid-stream, then nothing is lost and exactly 50,000 are stored', { timeout: 240_000 }, async () => {

@@ -79,4 +79,25 @@ describe('CSV export of 1M measures', () => {
     assert.ok(duringPause < 60, `the app grew ${duringPause.toFixed(0)} MB while the client paused`);
     assert.ok(peak < 100, `the app's peak grew ${peak.toFixed(0)} MB over ${(bytes / 1e6).toFixed(0)} MB of CSV`);
   });
+
+  it('When clients hang up in the middle of exports, more of them than the pool has connections, then each connection is freed and the app answers at once', async () => {
+    const poolSize = 10; // DB_POOL_SIZE's default, which the exporter runs with
+    for (let i = 0; i < poolSize + 3; i++) {
+      const abort = new AbortController();
+      const response = await fetch(`${exporter.baseUrl}/experiments/EXP-BIG/measures`, {
+        headers: { authorization: `Bearer ${admin.token}`, accept: 'text/csv' },
+        signal: abort.signal,
+      });
+      const reader = response.body!.getReader();
+      await reader.read();
+      abort.abort();
+    }
+    // A leaked (half-read) connection per export would leave none: this request would wait forever.
+    const page = await fetch(`${exporter.baseUrl}/experiments/EXP-BIG/measures?limit=5`, {
+      headers: { authorization: `Bearer ${admin.token}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(page.status, 200);
+    assert.equal(((await page.json()) as { items: unknown[] }).items.length, 5);
+  });
 });

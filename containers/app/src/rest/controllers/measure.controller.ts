@@ -1,7 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { MeasureService } from '../../services/measure.service';
 import type { StoredMeasure } from '../../storage/measure.repository';
@@ -19,20 +19,35 @@ import {
 
 const CSV_COLUMNS = ['timestamp', 'sensor', 'value', 'unit', 'tags'];
 
-/** Measure rows → CSV records (tags as a JSON object, empty when none). */
-const toCsvRecord = () =>
-  new Transform({
-    objectMode: true,
-    transform(m: StoredMeasure, _encoding, done) {
-      done(null, [
-        new Date(m.timestamp).toISOString(),
-        m.sensor,
-        m.value,
-        m.unit ?? '',
-        m.tags ? JSON.stringify(m.tags) : '',
-      ]);
-    },
+/**
+ * Batches of measures → CSV text, one chunk per batch (tags as a JSON object,
+ * empty when none). Rows come in time order, many sharing a timestamp: its
+ * ISO form is made once per timestamp, not once per row.
+ */
+function toCsv(): Transform {
+  let header = true;
+  let lastTimestamp = Number.NaN;
+  let lastIso = '';
+  const iso = (timestamp: number) => {
+    if (timestamp !== lastTimestamp) {
+      lastTimestamp = timestamp;
+      lastIso = new Date(timestamp).toISOString();
+    }
+    return lastIso;
+  };
+  const text = (batch: StoredMeasure[]) => {
+    const records = batch.map((m) => [iso(m.timestamp), m.sensor, m.value, m.unit ?? '', m.tags ? JSON.stringify(m.tags) : '']);
+    const csv = stringify(records, { header, columns: CSV_COLUMNS });
+    header = false;
+    return csv;
+  };
+  return new Transform({
+    writableObjectMode: true,
+    transform: (batch: StoredMeasure[], _encoding, done) => done(null, text(batch)),
+    // An empty range is still a CSV file: its header line.
+    flush: (done) => done(null, header ? text([]) : undefined),
   });
+}
 
 @injectable()
 export class MeasureController {
@@ -79,7 +94,7 @@ export class MeasureController {
             const rows = await this.measures.export(user, params.experiment_id, range, query.order);
             res.status(200).type('text/csv; charset=utf-8');
             res.attachment(`${params.experiment_id}-measures.csv`);
-            await pipeline(rows, toCsvRecord(), stringify({ header: true, columns: CSV_COLUMNS }), res);
+            await pipeline(rows, toCsv(), res);
             return;
           }
           const page = await this.measures.page(user, params.experiment_id, {
