@@ -28,6 +28,8 @@ export interface SeedPlan {
   sensors: number;
   days: number;
   end: number;
+  /** Experiment ids are `${prefix}-01`, `${prefix}-02`, … */
+  prefix: string;
 }
 
 export function seedPlan(argv = process.argv.slice(2)): SeedPlan {
@@ -51,10 +53,10 @@ export function seedPlan(argv = process.argv.slice(2)): SeedPlan {
   for (const [name, value] of Object.entries(plan)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
   }
-  return plan;
+  return { ...plan, prefix: 'SEED' };
 }
 
-export const seedExperimentId = (index: number) => `SEED-${String(index + 1).padStart(2, '0')}`;
+export const seedExperimentId = (index: number, prefix = 'SEED') => `${prefix}-${String(index + 1).padStart(2, '0')}`;
 
 /** Rows in time order: at each instant, every sensor of every experiment. */
 function* rows(plan: SeedPlan, refs: number[]): Generator<MeasureRecord> {
@@ -86,7 +88,7 @@ export async function seed(container: DependencyContainer, plan: SeedPlan, progr
   const experiments = container.resolve(ExperimentRepository);
   const refs: number[] = [];
   for (let e = 0; e < plan.experiments; e++) {
-    const id = seedExperimentId(e);
+    const id = seedExperimentId(e, plan.prefix);
     const experiment =
       (await experiments.findById(id)) ??
       (await experiments.insert(id, { name: `Seeded experiment ${e + 1}`, description: 'npm run seed' }, new Date()));

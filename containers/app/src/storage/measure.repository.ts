@@ -158,8 +158,16 @@ function rangeFilter(experimentRef: number, range: MeasureRange, sensorRefs: num
 const orderBy = (order: SortOrder) =>
   order === 'asc' ? 'm.ts ASC, m.sensor_ref ASC' : 'm.ts DESC, m.sensor_ref DESC';
 
+/**
+ * Measures first, then their sensor's name (STRAIGHT_JOIN): read in primary-key
+ * order, (experiment, ts, sensor) rows come out already sorted. Left to
+ * itself, the optimizer can start from the sensors when an experiment's rows
+ * are newer than the table's statistics (a new experiment in a large table),
+ * and then sorts the whole range in a temporary table: a million-row export
+ * fell from 350k to 125k rows/s that way.
+ */
 const SELECT_MEASURES = `SELECT m.ts, m.sensor_ref, s.sensor, m.value, m.unit, m.tags
-  FROM measures m JOIN sensors s ON s.id = m.sensor_ref`;
+  FROM measures m STRAIGHT_JOIN sensors s ON s.id = m.sensor_ref`;
 
 /** The SELECT of one page of measures (exported so benchmarks run the very same SQL). */
 export function pageStatement(experimentRef: number, query: MeasurePageQuery, sensorRefs: number[] | null) {
@@ -175,6 +183,12 @@ export function pageStatement(experimentRef: number, query: MeasurePageQuery, se
     // As a string: MySQL 8 refuses a LIMIT placeholder bound as a double, which is how the driver sends numbers.
     params: [...params, String(query.limit)],
   };
+}
+
+/** The SELECT of every measure of a range (an export), in time order. */
+export function exportStatement(experimentRef: number, range: MeasureRange, order: SortOrder, sensorRefs: number[] | null) {
+  const { where, params } = rangeFilter(experimentRef, range, sensorRefs);
+  return { sql: `${SELECT_MEASURES} WHERE ${where} ORDER BY ${orderBy(order)}`, params };
 }
 
 /**
@@ -238,7 +252,7 @@ export class MeasureRepository {
    */
   async stream(experimentRef: number, range: MeasureRange, order: SortOrder): Promise<Readable> {
     const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
-    const { where, params } = rangeFilter(experimentRef, range, sensorRefs?.length === 0 ? [0] : sensorRefs);
+    const { sql, params } = exportStatement(experimentRef, range, order, sensorRefs?.length === 0 ? [0] : sensorRefs);
     const connection = await this.storage.pool.getConnection();
     // The promise wrapper's typings hide it, but `.connection` is the core (event-emitting) connection.
     const core = connection.connection as unknown as CoreConnection;
@@ -255,7 +269,7 @@ export class MeasureRepository {
       },
     });
     core
-      .query(`${SELECT_MEASURES} WHERE ${where} ORDER BY ${orderBy(order)}`, params)
+      .query(sql, params)
       .on('result', (row) => {
         batch.push(toStoredMeasure(row as MeasureRow));
         if (batch.length < STREAM_BATCH_ROWS || batches.destroyed) return;
