@@ -52,16 +52,35 @@ export const presentSensor = (s: SensorStats): z.input<typeof SensorStatsSchema>
   last_value: s.lastValue,
 });
 
-export const presentMeasure =
-  (experimentId: string) =>
-  (m: Omit<StoredMeasure, 'sensorRef'>): z.input<typeof MeasureSchema> => ({
+/**
+ * ISO 8601 form of timestamps that come in time order, many rows sharing one
+ * (every sensor at the same instant): made once per timestamp, not once per
+ * row. Formatting dates was a third of serving a 1,000-measure page.
+ */
+export function isoTimestamps(): (ms: number) => string {
+  let last = Number.NaN;
+  let text = '';
+  return (ms) => {
+    if (ms !== last) {
+      last = ms;
+      text = new Date(ms).toISOString();
+    }
+    return text;
+  };
+}
+
+/** A mapper for one response's measures (it remembers the last timestamp it formatted). */
+export const presentMeasure = (experimentId: string) => {
+  const iso = isoTimestamps();
+  return (m: Omit<StoredMeasure, 'sensorRef'>): z.input<typeof MeasureSchema> => ({
     experiment_id: experimentId,
     sensor: m.sensor,
-    timestamp: new Date(m.timestamp).toISOString(),
+    timestamp: iso(m.timestamp),
     value: m.value,
     unit: m.unit,
     tags: m.tags,
   });
+};
 
 export function presentSummary(
   experimentId: string,

@@ -59,19 +59,32 @@ export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends 
 
 export const expressPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1');
 
+/** Which keys of a query schema are arrays, worked out once per schema. */
+const arrayKeysOf = new WeakMap<z.ZodType, Map<string, boolean>>();
+
+function arrayKeys(schema: z.ZodObject): Map<string, boolean> {
+  let keys = arrayKeysOf.get(schema);
+  if (!keys) {
+    keys = new Map();
+    for (const [key, field] of Object.entries<z.ZodType>(schema.shape)) {
+      let inner: z.ZodType = field;
+      while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) {
+        inner = inner.def.innerType as z.ZodType;
+      }
+      keys.set(key, inner instanceof z.ZodArray);
+    }
+    arrayKeysOf.set(schema, keys);
+  }
+  return keys;
+}
+
 /** Repeated query keys arrive as arrays and single ones as strings: make array fields arrays. */
 function normaliseQuery(schema: z.ZodType, query: Record<string, unknown>): Record<string, unknown> {
   if (!(schema instanceof z.ZodObject)) return query;
   const out: Record<string, unknown> = { ...query };
-  for (const [key, field] of Object.entries<z.ZodType>(schema.shape)) {
-    let inner: z.ZodType = field;
-    while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) {
-      inner = inner.def.innerType as z.ZodType;
-    }
-    if (inner instanceof z.ZodArray && typeof out[key] === 'string') out[key] = [out[key]];
-    if (!(inner instanceof z.ZodArray) && Array.isArray(out[key])) {
-      out[key] = (out[key] as unknown[]).at(-1);
-    }
+  for (const [key, isArray] of arrayKeys(schema)) {
+    if (isArray && typeof out[key] === 'string') out[key] = [out[key]];
+    if (!isArray && Array.isArray(out[key])) out[key] = (out[key] as unknown[]).at(-1);
   }
   return out;
 }

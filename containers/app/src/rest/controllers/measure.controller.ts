@@ -5,7 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { MeasureService } from '../../services/measure.service';
 import type { StoredMeasure } from '../../storage/measure.repository';
-import { presentMeasure, presentSensor, presentSummary } from '../presenters';
+import { isoTimestamps, presentMeasure, presentSensor, presentSummary } from '../presenters';
 import { defineRoute, type Route } from '../route';
 import {
   ExperimentIdParams,
@@ -19,22 +19,10 @@ import {
 
 const CSV_COLUMNS = ['timestamp', 'sensor', 'value', 'unit', 'tags'];
 
-/**
- * Batches of measures → CSV text, one chunk per batch (tags as a JSON object,
- * empty when none). Rows come in time order, many sharing a timestamp: its
- * ISO form is made once per timestamp, not once per row.
- */
+/** Batches of measures → CSV text, one chunk per batch (tags as a JSON object, empty when none). */
 function toCsv(): Transform {
   let header = true;
-  let lastTimestamp = Number.NaN;
-  let lastIso = '';
-  const iso = (timestamp: number) => {
-    if (timestamp !== lastTimestamp) {
-      lastTimestamp = timestamp;
-      lastIso = new Date(timestamp).toISOString();
-    }
-    return lastIso;
-  };
+  const iso = isoTimestamps();
   const text = (batch: StoredMeasure[]) => {
     const records = batch.map((m) => [iso(m.timestamp), m.sensor, m.value, m.unit ?? '', m.tags ? JSON.stringify(m.tags) : '']);
     const csv = stringify(records, { header, columns: CSV_COLUMNS });
