@@ -80,10 +80,13 @@ async function drained(app: AppProcess, depth: () => Promise<number>, expected: 
   await until(async () => (await storedByApp(app)) >= expected, 60_000, what, 10);
 }
 
-/** The ceiling: the simplest correct batched pipeline, no validation, no framework. */
+/**
+ * The ceiling: the simplest correct batched pipeline, no validation, no
+ * framework, with the app's prefetch and batch size and wait.
+ */
 async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelModel, ref: number, sensorRefs: Map<string, number>, expected: number) {
   const channel = await connection.createChannel();
-  await channel.prefetch(2000);
+  await channel.prefetch(config.ingest.prefetch);
   let pending: ConsumeMessage[] = [];
   let timer: NodeJS.Timeout | null = null;
   let done = 0;
@@ -111,8 +114,8 @@ async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelMode
   await channel.consume(topology.queue, (m) => {
     if (!m) return;
     pending.push(m);
-    if (pending.length >= 500) flush();
-    else timer ??= setTimeout(flush, 50);
+    if (pending.length >= config.ingest.batchMessages) flush();
+    else timer ??= setTimeout(flush, config.ingest.batchWaitMs);
   });
   await until(() => done >= expected, 600_000, 'raw pipeline');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

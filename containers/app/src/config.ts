@@ -49,7 +49,7 @@ const environmentSchema = z
     RABBIT_ROUTING: identifier('measures'),
     RABBIT_QUEUE: identifier('measures'),
     RABBIT_QUEUE_TYPE: z.preprocess(emptyAsUnset, z.enum(['classic', 'quorum']).default('classic')),
-    INGEST_PREFETCH: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65535).default(2000)),
+    INGEST_PREFETCH: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65535).default(4000)),
     INGEST_BATCH_MESSAGES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(10_000).default(500)),
     INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(50)),
     ACCESS_CACHE_SECONDS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(300).default(10)),

@@ -17,6 +17,28 @@ interface Delivery {
   decoded: DecodedMessage;
 }
 
+/** A batch being written: the keys of its measures, and when it is stored (or failed). */
+interface WrittenBatch {
+  keys: Set<string>;
+  stored: Promise<void>;
+}
+
+/** The natural keys (experiment, sensor, timestamp) of a batch's valid measures. */
+function measureKeys(batch: Delivery[]): Set<string> {
+  const keys = new Set<string>();
+  for (const { decoded } of batch) {
+    if (!('measures' in decoded)) continue;
+    for (const m of decoded.measures) keys.add(`${m.experimentId}\u0000${m.sensor}\u0000${m.timestamp}`);
+  }
+  return keys;
+}
+
+function sharesKey(a: Set<string>, b: Set<string>): boolean {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  for (const key of small) if (large.has(key)) return true;
+  return false;
+}
+
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_BATCH_MEASURES = 10_000;
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -25,8 +47,8 @@ const SHUTDOWN_GRACE_MS = 30_000;
  * Consumes the measures queue (the original's RabbitListener): gathers
  * deliveries into batches (by count, bytes and a short wait), has the
  * processor store them, dead-letters refused messages with the reason, and
- * acks only what is committed or dead-lettered. One batch is written at a
- * time while the next one gathers.
+ * acks only what is committed or dead-lettered. Up to two batches are
+ * written at once while the next one gathers.
  */
 @injectable()
 export class RabbitListener {
@@ -40,7 +62,10 @@ export class RabbitListener {
   private pendingBytes = 0;
   private pendingMeasures = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Settles when every batch cut so far is acknowledged (or given up). */
   private writing: Promise<void> = Promise.resolve();
+  private previousBatch: WrittenBatch | null = null;
+  private batchBeforePrevious: WrittenBatch | null = null;
   private stopping = false;
   private abandoning = false;
 
@@ -107,7 +132,13 @@ export class RabbitListener {
     }
   }
 
-  /** Queues the gathered deliveries for writing; resolves when every batch so far is settled. */
+  /**
+   * Queues the gathered deliveries for writing; resolves when every batch so
+   * far is settled. Two batches may be written at once (MySQL works on one
+   * while JavaScript prepares the next), except when they share a measure's
+   * key: then the later one waits, so the last write still wins. Batches are
+   * acknowledged in the order they were cut, whatever order they commit in.
+   */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -116,26 +147,37 @@ export class RabbitListener {
       this.pending = [];
       this.pendingBytes = 0;
       this.pendingMeasures = 0;
-      this.writing = this.writing
-        .then(() => this.settle(batch))
-        .catch((error: Error) => {
-          // Unacked, so the broker redelivers the batch; storing is idempotent.
-          this.log.error('batch failed', { reason: error.message, stack: error.stack });
-        });
+      const keys = measureKeys(batch);
+      const previous = this.previousBatch;
+      const beforePrevious = this.batchBeforePrevious;
+      // At most two in flight; after the previous one if they overlap.
+      const mayStart = previous && sharesKey(keys, previous.keys) ? previous.stored : beforePrevious?.stored;
+      const stored = (mayStart ?? Promise.resolve()).then(() => this.store(batch));
+      const settled = Promise.all([stored, this.writing]).then(([written]) => this.settle(batch, written));
+      this.batchBeforePrevious = previous;
+      this.previousBatch = { keys, stored: stored.then(() => undefined, () => undefined) };
+      this.writing = settled.catch((error: Error) => {
+        // Unacked, so the broker redelivers the batch; storing is idempotent.
+        this.log.error('batch failed', { reason: error.message, stack: error.stack });
+      });
     }
     return this.writing;
   }
 
-  private async settle(batch: Delivery[]): Promise<void> {
+  private async store(batch: Delivery[]): Promise<{ outcomes: Outcome[]; seconds: number }> {
     const started = process.hrtime.bigint();
     const wanted = () => !this.abandoning && batch.some((d) => this.openGenerations.has(d.generation));
     const outcomes = await this.processor.process(
       batch.map((d) => d.decoded),
       wanted,
     );
+    return { outcomes, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  }
+
+  private async settle(batch: Delivery[], { outcomes, seconds }: { outcomes: Outcome[]; seconds: number }): Promise<void> {
     await this.deadLetter(batch, outcomes);
     this.acknowledge(batch, outcomes);
-    this.report(batch, outcomes, Number(process.hrtime.bigint() - started) / 1e9);
+    this.report(batch, outcomes, seconds);
     const stored = outcomes.flatMap((o) => (o.stored === true ? o.measures : []));
     if (stored.length > 0) this.live.announce(stored);
   }

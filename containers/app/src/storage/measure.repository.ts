@@ -1,7 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { Readable } from 'node:stream';
 import type { Connection as CoreConnection } from 'mysql2';
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type {
   Measure,
   MeasurePageQuery,
@@ -482,19 +482,22 @@ export class MeasureRepository {
   }
 
   /**
-   * Stores whole messages atomically: each message's measures are written if
-   * every experiment it names exists, and the message is refused otherwise.
-   * Experiments are read with a shared lock, so one cannot be deleted while
-   * its measures are being written. Returns the refused messages.
+   * Stores the measures of a batch of messages in one transaction, in two
+   * round trips when the sensors are known: (1) open it and share-lock the
+   * experiments named, so none is deleted under the batch; (2) the measures,
+   * the stale marks of their hours and COMMIT, sent together. A message naming
+   * an unknown experiment is left out and reported (index → the first
+   * measure at fault). All or nothing: on error the transaction rolls back.
    */
   async storeMessages(messages: Measure[][]): Promise<Map<number, UnknownExperiment>> {
     const ids = [...new Set(messages.flatMap((measures) => measures.map((m) => m.experimentId)))];
-    const { refused, sensors } = await this.storage.transaction(async (connection) => {
-      const [rows] = await connection.query<RowDataPacket[]>(
-        'SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
+    const connection = await this.storage.batchPool.getConnection();
+    try {
+      const [results] = (await connection.query(
+        'START TRANSACTION; SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
         [ids],
-      );
-      const refs = new Map(rows.map((r) => [r.experiment_id as string, Number(r.id)]));
+      )) as unknown as [[ResultSetHeader, RowDataPacket[]]];
+      const refs = new Map(results[1].map((r) => [r.experiment_id as string, Number(r.id)]));
       const refused = new Map<number, UnknownExperiment>();
       const records: MeasureRecord[] = [];
       messages.forEach((measures, index) => {
@@ -505,45 +508,77 @@ export class MeasureRepository {
         }
         for (const m of measures) records.push({ ...m, experimentRef: refs.get(m.experimentId)! });
       });
-      const sensors = records.length > 0 ? await this.upsert(connection, records) : new Map<string, number>();
-      return { refused, sensors };
-    });
-    // Only now: keys created by a transaction that rolled back must never be cached.
-    for (const [key, id] of sensors) this.sensorKeys.set(key, id);
-    return refused;
+      let sensors = new Map<string, number>();
+      if (records.length > 0) {
+        const names = records.map((r) => `${r.experimentRef}/${r.sensor}`);
+        sensors = await this.sensorKeysFor(connection, records, names);
+        const statements = [
+          ...this.measureStatements(records, names, sensors, 1000, (text) => connection.escape(text)),
+          this.staleMarksStatement(records, names, sensors),
+        ];
+        await connection.query(`${statements.join(';\n')};\nCOMMIT`);
+      } else {
+        await connection.query('COMMIT');
+      }
+      // Only now: keys created by a transaction that rolled back must never be cached.
+      for (const [key, id] of sensors) this.sensorKeys.set(key, id);
+      return refused;
+    } catch (error) {
+      await connection.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      connection.release();
+    }
   }
 
   /**
    * Writes measures in multi-row statements that upsert on the natural key
-   * (last write wins), on the caller's connection so it joins its transaction.
-   * Returns the sensor keys it created or looked up, for the caller to cache
-   * once the transaction has committed.
+   * (last write wins), with the stale marks of their hours, on the caller's
+   * connection so it joins its transaction. Returns the sensor keys it
+   * created or looked up, for the caller to cache once the transaction has
+   * committed.
    */
   async upsert(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement = 1000) {
     const names = records.map((r) => `${r.experimentRef}/${r.sensor}`);
     const keys = await this.sensorKeysFor(connection, records, names);
-    const escape = (text: string) => connection.escape(text);
+    for (const statement of this.measureStatements(records, names, keys, rowsPerStatement, (text) => connection.escape(text))) {
+      await connection.query(statement);
+    }
+    await connection.query(this.staleMarksStatement(records, names, keys));
+    return keys;
+  }
+
+  /** INSERT … ON DUPLICATE KEY UPDATE statements of `rowsPerStatement` measures each. */
+  private measureStatements(
+    records: MeasureRecord[],
+    names: string[],
+    keys: Map<string, number>,
+    rowsPerStatement: number,
+    escape: (text: string) => string,
+  ): string[] {
+    const statements: string[] = [];
     for (let start = 0; start < records.length; start += rowsPerStatement) {
       const tuples: string[] = [];
       for (let i = start; i < Math.min(start + rowsPerStatement, records.length); i++) {
         const name = names[i];
         tuples.push(valuesTuple(records[i], keys.get(name) ?? this.sensorKeys.get(name), escape));
       }
-      await connection.query(
+      statements.push(
         `INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ${tuples.join(',')}
          ON DUPLICATE KEY UPDATE value = VALUES(value), unit = VALUES(unit), tags = VALUES(tags)`,
       );
     }
-    await this.markHoursStale(connection, records, names, keys);
-    return keys;
+    return statements;
   }
 
   /**
-   * Marks the hours the records fall in as stale, in the same transaction as
-   * the measures: a summary recomputes their rollups before using them. Sorted,
-   * so that concurrent writers lock the rows in one order.
+   * Marks the hours the records fall in as stale, to be written in the same
+   * transaction as the measures: a summary recomputes their rollups before
+   * using them. Sorted, so that concurrent writers lock the rows in one order;
+   * IGNORE, since an hour already marked needs nothing more (the common case:
+   * the current hour). Every value is an integer key.
    */
-  private async markHoursStale(connection: PoolConnection, records: MeasureRecord[], names: string[], keys: Map<string, number>) {
+  private staleMarksStatement(records: MeasureRecord[], names: string[], keys: Map<string, number>): string {
     const hours = new Map<string, [number, number, number]>();
     records.forEach((r, i) => {
       const sensorRef = keys.get(names[i]) ?? this.sensorKeys.get(names[i])!;
@@ -551,8 +586,8 @@ export class MeasureRepository {
       hours.set(`${r.experimentRef}/${hour}/${sensorRef}`, [r.experimentRef, hour, sensorRef]);
     });
     const rows = [...hours.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-    // IGNORE: an hour already marked needs nothing more (the common case: the current hour).
-    await connection.query('INSERT IGNORE INTO measure_hours_stale (experiment_ref, hour, sensor_ref) VALUES ?', [rows]);
+    if (!rows.flat().every(Number.isSafeInteger)) throw new Error('refusing a stale mark with a non-integer key');
+    return `INSERT IGNORE INTO measure_hours_stale (experiment_ref, hour, sensor_ref) VALUES ${rows.map((r) => `(${r.join(',')})`).join(',')}`;
   }
 
   /** Keys of the sensors that `records` name (`names[i]` is record i's cache key) and the cache lacks, creating the new ones. */

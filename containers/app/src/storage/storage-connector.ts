@@ -2,19 +2,27 @@ import { inject, injectable } from 'tsyringe';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
 import { CONFIG, type AppConfig } from '../config';
 
-/** The MySQL connection pool: the only way the repositories reach the database. */
+/** Connections of the ingestion writer, beside DB_POOL_SIZE (it writes one batch at a time). */
+export const BATCH_CONNECTIONS = 2;
+
+/** The MySQL connection pools: the only way the repositories reach the database. */
 @injectable()
 export class StorageConnector {
   readonly pool: Pool;
+  /**
+   * Ingestion's own connections, which may send several statements in one
+   * round trip (a batch's measures, stale marks and COMMIT). Kept apart so
+   * that no other query can ever run as several statements.
+   */
+  readonly batchPool: Pool;
 
   constructor(@inject(CONFIG) private readonly config: AppConfig) {
-    this.pool = mysql.createPool({
+    const options = {
       host: config.db.host,
       port: config.db.port,
       user: config.db.user,
       password: config.db.password,
       database: config.db.database,
-      connectionLimit: config.db.poolSize,
       waitForConnections: true,
       queueLimit: 1000,
       connectTimeout: 5_000,
@@ -22,7 +30,9 @@ export class StorageConnector {
       timezone: 'Z',
       supportBigNumbers: true,
       charset: 'utf8mb4_bin',
-    });
+    };
+    this.pool = mysql.createPool({ ...options, connectionLimit: config.db.poolSize });
+    this.batchPool = mysql.createPool({ ...options, connectionLimit: BATCH_CONNECTIONS, multipleStatements: true });
   }
 
   /** A connection without a default database, for creating it. */
@@ -67,7 +77,7 @@ export class StorageConnector {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.batchPool.end()]);
   }
 }
 
