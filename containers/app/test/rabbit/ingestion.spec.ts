@@ -62,6 +62,21 @@ describe('Ingestion over AMQP', () => {
     }, 10_000, 'last write');
   });
 
+  it('When batches written at once rewrite the same keys, then the last value published still wins', async () => {
+    // 20 rounds over the same 50 keys, one message each: 1,000 messages make two
+    // batches of 500 that share every key, so the second must wait for the first.
+    const rounds = Array.from({ length: 20 }, (_, round) =>
+      Array.from({ length: 50 }, (_, k) => measure(`rewrite-${k}`, 0, { value: round })),
+    ).flat();
+    await amqp.publish(rounds);
+    await eventually(async () => {
+      const items = (await app.api.get('/experiments/ING/measures?limit=1000', { token: admin.token })).body.items.filter(
+        (m: { sensor: string }) => m.sensor.startsWith('rewrite-'),
+      );
+      return items.length === 50 && items.every((m: { value: number }) => m.value === 19);
+    }, 15_000, 'every key at the last round');
+  });
+
   it('When poison messages come between valid ones, then each is dead-lettered with its reason and the valid ones are stored', async () => {
     const poison: [string | Buffer | object, RegExp][] = [
       ['{"experiment_id": "ING", ', /^not valid JSON/],
