@@ -19,21 +19,43 @@ interface Delivery {
 
 /** A batch being written: the keys of its measures, and when it is stored (or failed). */
 interface WrittenBatch {
-  keys: Set<string>;
+  keys: BatchKeys;
   stored: Promise<void>;
 }
 
-/** The natural keys (experiment, sensor, timestamp) of a batch's valid measures. */
-function measureKeys(batch: Delivery[]): Set<string> {
-  const keys = new Set<string>();
-  for (const { decoded } of batch) {
-    if (!('measures' in decoded)) continue;
-    for (const m of decoded.measures) keys.add(`${m.experimentId}\u0000${m.sensor}\u0000${m.timestamp}`);
+/**
+ * The natural keys (experiment, sensor, timestamp) of a batch's valid
+ * measures, and their timestamps alone: two batches with no timestamp in
+ * common (the usual case: time moves on) share no key, and the full keys are
+ * only built when they do.
+ */
+class BatchKeys {
+  readonly timestamps = new Set<number>();
+  private full: Set<string> | null = null;
+
+  constructor(private readonly batch: Delivery[]) {
+    for (const { decoded } of batch) {
+      if ('measures' in decoded) for (const m of decoded.measures) this.timestamps.add(m.timestamp);
+    }
   }
-  return keys;
+
+  shares(other: BatchKeys): boolean {
+    return overlaps(this.timestamps, other.timestamps) && overlaps(this.keys(), other.keys());
+  }
+
+  private keys(): Set<string> {
+    if (!this.full) {
+      this.full = new Set();
+      for (const { decoded } of this.batch) {
+        if (!('measures' in decoded)) continue;
+        for (const m of decoded.measures) this.full.add(`${m.experimentId}\u0000${m.sensor}\u0000${m.timestamp}`);
+      }
+    }
+    return this.full;
+  }
 }
 
-function sharesKey(a: Set<string>, b: Set<string>): boolean {
+function overlaps<T>(a: Set<T>, b: Set<T>): boolean {
   const [small, large] = a.size <= b.size ? [a, b] : [b, a];
   for (const key of small) if (large.has(key)) return true;
   return false;
@@ -147,11 +169,11 @@ export class RabbitListener {
       this.pending = [];
       this.pendingBytes = 0;
       this.pendingMeasures = 0;
-      const keys = measureKeys(batch);
+      const keys = new BatchKeys(batch);
       const previous = this.previousBatch;
       const beforePrevious = this.batchBeforePrevious;
       // At most two in flight; after the previous one if they overlap.
-      const mayStart = previous && sharesKey(keys, previous.keys) ? previous.stored : beforePrevious?.stored;
+      const mayStart = previous && keys.shares(previous.keys) ? previous.stored : beforePrevious?.stored;
       const stored = (mayStart ?? Promise.resolve()).then(() => this.store(batch));
       const settled = Promise.all([stored, this.writing]).then(([written]) => this.settle(batch, written));
       this.batchBeforePrevious = previous;

@@ -490,12 +490,13 @@ export class MeasureRepository {
    * measure at fault). All or nothing: on error the transaction rolls back.
    */
   async storeMessages(messages: Measure[][]): Promise<Map<number, UnknownExperiment>> {
-    const ids = [...new Set(messages.flatMap((measures) => measures.map((m) => m.experimentId)))];
+    const ids = new Set<string>();
+    for (const measures of messages) for (const m of measures) ids.add(m.experimentId);
     const connection = await this.storage.batchPool.getConnection();
     try {
       const [results] = (await connection.query(
         'START TRANSACTION; SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
-        [ids],
+        [[...ids]],
       )) as unknown as [[ResultSetHeader, RowDataPacket[]]];
       const refs = new Map(results[1].map((r) => [r.experiment_id as string, Number(r.id)]));
       const refused = new Map<number, UnknownExperiment>();
@@ -506,7 +507,10 @@ export class MeasureRepository {
           refused.set(index, { measureIndex: unknown, experimentId: measures[unknown].experimentId });
           return;
         }
-        for (const m of measures) records.push({ ...m, experimentRef: refs.get(m.experimentId)! });
+        for (const m of measures) {
+          const { sensor, timestamp, value, unit, tags } = m;
+          records.push({ experimentRef: refs.get(m.experimentId)!, sensor, timestamp, value, unit, tags });
+        }
       });
       let sensors = new Map<string, number>();
       if (records.length > 0) {
