@@ -82,36 +82,6 @@ export const presentMeasure = (experimentId: string) => {
   });
 };
 
-/**
- * The JSON text of a page of measures, the same as
- * `JSON.stringify({ items: items.map(presentMeasure(experimentId)), next_cursor })`
- * (presenters.spec.ts holds it to that) without making the intermediate
- * objects: every string still goes through JSON.stringify, but each sensor
- * name, unit and timestamp once per page, and values are finite numbers
- * (storage refuses others), whose JSON is their String(). A 1,000-measure page
- * is the API's most frequent large answer.
- */
-export function measurePageJson(experimentId: string, items: Omit<StoredMeasure, 'sensorRef'>[], nextCursor: string | null): string {
-  const prefix = `{"experiment_id":${JSON.stringify(experimentId)},"sensor":`;
-  const encoded = new Map<string, string>();
-  const encode = (text: string) => {
-    let json = encoded.get(text);
-    if (json === undefined) {
-      json = JSON.stringify(text);
-      encoded.set(text, json);
-    }
-    return json;
-  };
-  const iso = isoTimestamps();
-  const rows = items.map((m) => {
-    if (!Number.isFinite(m.value)) throw new Error(`measure value ${m.value} is not a finite number`);
-    const unit = m.unit === null ? 'null' : encode(m.unit);
-    const tags = m.tags === null ? 'null' : JSON.stringify(m.tags);
-    return `${prefix}${encode(m.sensor)},"timestamp":"${iso(m.timestamp)}","value":${String(m.value)},"unit":${unit},"tags":${tags}}`;
-  });
-  return `{"items":[${rows.join(',')}],"next_cursor":${nextCursor === null ? 'null' : JSON.stringify(nextCursor)}}`;
-}
-
 export function presentSummary(
   experimentId: string,
   bucket: string,

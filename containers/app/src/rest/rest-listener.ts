@@ -172,7 +172,7 @@ export class RestListener {
     if (!result) return;
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
     res.status(result.status);
-    if (result.body === undefined && result.json === undefined) {
+    if (result.body === undefined) {
       res.end();
       return;
     }
@@ -180,7 +180,7 @@ export class RestListener {
     // itself); res.json() first copies the whole body into a Buffer and measures it
     // again, which shows on pages of thousands of measures.
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(result.json ?? JSON.stringify(result.body));
+    res.end(JSON.stringify(result.body));
   }
 
   async start(): Promise<AddressInfo> {

@@ -28,8 +28,6 @@ export interface RouteContext<P, Q, B> {
 export interface RouteResult {
   status: number;
   body?: unknown;
-  /** The body already serialised as JSON (instead of `body`), for large answers built as text. */
-  json?: string;
   headers?: Record<string, string>;
 }
 

@@ -5,7 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { MeasureService } from '../../services/measure.service';
 import type { StoredMeasure } from '../../storage/measure.repository';
-import { isoTimestamps, measurePageJson, presentSensor, presentSummary } from '../presenters';
+import { isoTimestamps, presentMeasure, presentSensor, presentSummary } from '../presenters';
 import { defineRoute, type Route } from '../route';
 import {
   ExperimentIdParams,
@@ -91,7 +91,10 @@ export class MeasureController {
             limit: query.limit,
             cursor: query.cursor,
           });
-          return { status: 200, json: measurePageJson(params.experiment_id, page.items, page.nextCursor) };
+          return {
+            status: 200,
+            body: { items: page.items.map(presentMeasure(params.experiment_id)), next_cursor: page.nextCursor },
+          };
         },
       }),
       defineRoute({
