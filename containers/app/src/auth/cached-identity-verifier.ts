@@ -10,8 +10,9 @@ const MAX_AGE_MS = 5 * 60_000;
 /**
  * Remembers verified tokens until they expire (at most five minutes), so a
  * client sending the same token on every request costs one verification, not
- * one per request. Only the token → uid step is cached: the uid → user lookup
- * runs on every request, so an erased user is refused at once.
+ * one per request. Only the token → uid step is cached here: the uid → user
+ * lookup goes through the AccessCache, which every change to users empties on
+ * every instance, so an erased user is refused at once.
  */
 @injectable()
 export class CachedIdentityVerifier implements IdentityVerifier {
