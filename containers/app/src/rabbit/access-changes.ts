@@ -54,12 +54,10 @@ export class AccessChanges {
   async changed(): Promise<void> {
     this.cache.invalidate();
     if (!this.wrapper) return; // a command-line tool: no instance of its own to keep in step
-    const notice = this.connector.publishReliably(this.exchange, '', Buffer.from('{}'), { persistent: false });
-    if (!this.connector.isConnected()) {
-      notice.catch((error: Error) => this.log.warn('access-change notice not sent', { reason: error.message }));
-      return;
-    }
-    await notice.catch((error: Error) => this.log.warn('access-change notice not sent', { reason: error.message }));
+    const notice = this.connector
+      .publishReliably(this.exchange, '', Buffer.from('{}'), { persistent: false })
+      .catch((error: Error) => this.log.warn('access-change notice not sent', { reason: error.message }));
+    if (this.connector.isConnected()) await notice;
   }
 
   private serving(on: boolean): void {

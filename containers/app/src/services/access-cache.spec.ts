@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AppConfig } from '../config';
 import { User } from '../model/user';
-import { AccessCache, type ExperimentWithAssociation } from './access-cache';
+import type { ExperimentWithAssociation } from '../storage/experiment.repository';
+import { AccessCache } from './access-cache';
 
 const user = new User({
   userId: 'S1',

@@ -1,15 +1,10 @@
 import { inject, injectable } from 'tsyringe';
 import { LRUCache } from 'lru-cache';
 import { CONFIG, type AppConfig } from '../config';
-import type { Experiment } from '../model/experiment';
 import type { User } from '../model/user';
+import type { ExperimentWithAssociation } from '../storage/experiment.repository';
 
 const MAX_ENTRIES = 10_000;
-
-export interface ExperimentWithAssociation {
-  experiment: Experiment;
-  associated: boolean;
-}
 
 /** What the cache holds; `null` is a remembered "no such experiment". */
 type Entry<T> = { value: T };

@@ -27,6 +27,12 @@ const toExperiment = (row: ExperimentRow): Experiment => ({
 });
 
 /** Experiments and their user associations. */
+/** An experiment and whether a given user is associated with it. */
+export interface ExperimentWithAssociation {
+  experiment: Experiment;
+  associated: boolean;
+}
+
 @injectable()
 export class ExperimentRepository {
   constructor(@inject(StorageConnector) private readonly storage: StorageConnector) {}
@@ -57,7 +63,7 @@ export class ExperimentRepository {
   async findWithAssociation(
     experimentId: string,
     userId: string,
-  ): Promise<{ experiment: Experiment; associated: boolean } | null> {
+  ): Promise<ExperimentWithAssociation | null> {
     const [rows] = await this.storage.pool.execute<ExperimentRow[]>(
       `SELECT ${COLUMNS},
               EXISTS(SELECT 1 FROM experiment_users eu WHERE eu.experiment_ref = e.id AND eu.user_id = ?) AS associated

@@ -512,18 +512,8 @@ export class MeasureRepository {
           records.push({ experimentRef: refs.get(m.experimentId)!, sensor, timestamp, value, unit, tags });
         }
       });
-      let sensors = new Map<string, number>();
-      if (records.length > 0) {
-        const names = records.map((r) => `${r.experimentRef}/${r.sensor}`);
-        sensors = await this.sensorKeysFor(connection, records, names);
-        const statements = [
-          ...this.measureStatements(records, names, sensors, 1000, (text) => connection.escape(text)),
-          this.staleMarksStatement(records, names, sensors),
-        ];
-        await connection.query(`${statements.join(';\n')};\nCOMMIT`);
-      } else {
-        await connection.query('COMMIT');
-      }
+      const { keys: sensors, statements } = await this.writeStatements(connection, records, 1000);
+      await connection.query([...statements, 'COMMIT'].join(';\n'));
       // Only now: keys created by a transaction that rolled back must never be cached.
       for (const [key, id] of sensors) this.sensorKeys.set(key, id);
       return refused;
@@ -543,13 +533,25 @@ export class MeasureRepository {
    * committed.
    */
   async upsert(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement = 1000) {
+    const { keys, statements } = await this.writeStatements(connection, records, rowsPerStatement);
+    for (const statement of statements) await connection.query(statement);
+    return keys;
+  }
+
+  /**
+   * The statements that write `records` (measures, then the stale marks of
+   * their hours), once the sensors they name have keys (created here if new,
+   * on `connection`); none for no records.
+   */
+  private async writeStatements(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement: number) {
+    if (records.length === 0) return { keys: new Map<string, number>(), statements: [] };
     const names = records.map((r) => `${r.experimentRef}/${r.sensor}`);
     const keys = await this.sensorKeysFor(connection, records, names);
-    for (const statement of this.measureStatements(records, names, keys, rowsPerStatement, (text) => connection.escape(text))) {
-      await connection.query(statement);
-    }
-    await connection.query(this.staleMarksStatement(records, names, keys));
-    return keys;
+    const statements = [
+      ...this.measureStatements(records, names, keys, rowsPerStatement, (text) => connection.escape(text)),
+      this.staleMarksStatement(records, names, keys),
+    ];
+    return { keys, statements };
   }
 
   /** INSERT … ON DUPLICATE KEY UPDATE statements of `rowsPerStatement` measures each. */

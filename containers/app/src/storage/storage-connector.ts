@@ -2,7 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
 import { CONFIG, type AppConfig } from '../config';
 
-/** Connections of the ingestion writer, beside DB_POOL_SIZE (it writes one batch at a time). */
+/** Connections of the ingestion writer, beside DB_POOL_SIZE: one per batch it writes at once (two). */
 export const BATCH_CONNECTIONS = 2;
 
 /** The MySQL connection pools: the only way the repositories reach the database. */
