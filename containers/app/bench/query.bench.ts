@@ -12,7 +12,7 @@ import autocannon from 'autocannon';
 import { freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { seed, seedExperimentId, seedPlan } from './seed';
-import { percentile, table } from './stats';
+import { machineFacts, percentile, table } from './stats';
 import { signUp } from '../test/support/identities';
 import { memoryMb } from '../test/support/app-process';
 
@@ -112,6 +112,8 @@ async function main() {
   const path = `/experiments/${experimentId}/measures`;
   const headers = { authorization: `Bearer ${identity.idToken}` };
 
+  const machine = machineFacts();
+  console.log(`${machine.cores} × ${machine.cpu}, reference loop ${machine.reference_loop_ms} ms`);
   const iterations = Number(values.iterations);
   const sql: number[] = [];
   const rest: number[] = [];
@@ -201,6 +203,7 @@ async function main() {
   const result = {
     benchmark: 'query',
     date: new Date().toISOString(),
+    machine,
     measures_in_table: Math.max(n, plan.measures) + EXPORT_ROWS,
     iterations,
     rows_per_page: rows,

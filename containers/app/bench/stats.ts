@@ -1,3 +1,5 @@
+import { cpus as cpuList } from 'node:os';
+
 /** Small helpers shared by the benchmarks. */
 
 export function percentile(samples: number[], p: number): number {
@@ -15,4 +17,20 @@ export function table(header: string[], rows: unknown[][]): string {
   const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
   const line = (r: string[]) => r.map((v, c) => v.padEnd(widths[c])).join(' | ');
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.slice(1).map(line)].join('\n');
+}
+
+/**
+ * What the figures were measured on: they move with the machine (the same
+ * code has given half the throughput on a slower 2-core host), so results
+ * carry the CPU and a fixed single-core loop's time for comparison.
+ */
+export function machineFacts() {
+  const cpus = cpuList();
+  const started = process.hrtime.bigint();
+  let sum = 0;
+  for (let i = 0; i < 100_000_000; i++) sum += i % 7;
+  const loopMs = Number(process.hrtime.bigint() - started) / 1e6;
+  // The sum is used, so the loop cannot be optimised away.
+  if (sum !== 299_999_995) throw new Error('reference loop miscounted');
+  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, reference_loop_ms: Math.round(loopMs) };
 }

@@ -89,11 +89,15 @@ export function presentSummary(
   rows: SummaryBucket[],
 ): z.input<typeof SummarySchema> {
   const bySensor = new Map<string, z.input<typeof SummarySchema>['sensors'][number]>();
+  // Every sensor has the same bucket starts: each is formatted once, not once per sensor.
+  const starts = new Map<number, string>();
   for (const row of rows) {
     let series = bySensor.get(row.sensor);
     if (!series) bySensor.set(row.sensor, (series = { sensor: row.sensor, buckets: [] }));
+    let start = starts.get(row.bucket);
+    if (start === undefined) starts.set(row.bucket, (start = new Date(row.bucket).toISOString()));
     series.buckets.push({
-      start: new Date(row.bucket).toISOString(),
+      start,
       count: row.count,
       min: row.min,
       max: row.max,

@@ -94,12 +94,15 @@ const partialOf = (r: SummaryRow): PartialBucket => ({
 
 /** Merges the parts of each bucket, ordered by sensor then bucket. */
 export function finish(parts: PartialBucket[]): SummaryBucket[] {
-  const merged = new Map<string, PartialBucket>();
+  // sensor → bucket start → the bucket so far (no composite string keys: a week of
+  // hourly buckets of 50 sensors is thousands of parts).
+  const bySensor = new Map<string, Map<number, PartialBucket>>();
   for (const p of parts) {
-    const key = `${p.sensor}\u0000${p.bucket}`;
-    const m = merged.get(key);
+    let buckets = bySensor.get(p.sensor);
+    if (!buckets) bySensor.set(p.sensor, (buckets = new Map<number, PartialBucket>()));
+    const m = buckets.get(p.bucket);
     if (!m) {
-      merged.set(key, { ...p });
+      buckets.set(p.bucket, { ...p });
       continue;
     }
     m.count += p.count;
@@ -109,9 +112,14 @@ export function finish(parts: PartialBucket[]): SummaryBucket[] {
     if (p.firstTs < m.firstTs) [m.firstTs, m.first] = [p.firstTs, p.first];
     if (p.lastTs > m.lastTs) [m.lastTs, m.last] = [p.lastTs, p.last];
   }
-  return [...merged.values()]
-    .sort((a, b) => (a.sensor < b.sensor ? -1 : a.sensor > b.sensor ? 1 : a.bucket - b.bucket))
-    .map((b) => ({ sensor: b.sensor, bucket: b.bucket, count: b.count, min: b.min, max: b.max, avg: b.total / b.count, first: b.first, last: b.last }));
+  const out: SummaryBucket[] = [];
+  for (const sensor of [...bySensor.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const buckets = [...bySensor.get(sensor)!.values()].sort((a, b) => a.bucket - b.bucket);
+    for (const b of buckets) {
+      out.push({ sensor, bucket: b.bucket, count: b.count, min: b.min, max: b.max, avg: b.total / b.count, first: b.first, last: b.last });
+    }
+  }
+  return out;
 }
 
 interface SensorStatsRow extends RowDataPacket {
