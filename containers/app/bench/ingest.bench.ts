@@ -158,9 +158,7 @@ async function naivePipeline(db: mysql.Connection, connection: amqplib.ChannelMo
 }
 
 /** The p99 latency of the measures published in each second of the run, in order: tails that cluster show when. */
-function p99PerSecond(sentAt: number[], latencies: number[]): number[] {
-  if (sentAt.length === 0) return [];
-  const first = sentAt.reduce((a, b) => Math.min(a, b));
+function p99PerSecond(sentAt: number[], latencies: number[], first: number): number[] {
   const bySecond: number[][] = [];
   sentAt.forEach((t, i) => (bySecond[Math.floor((t - first) / 1000)] ??= []).push(latencies[i]));
   return Array.from(bySecond, (l) => (l ? percentile(l, 99) : NaN));
@@ -371,8 +369,9 @@ async function main() {
   await clean();
 
   const firstSent = sentAt.reduce((a, b) => Math.min(a, b), Infinity);
-  const steady = latencies.filter((_, i) => sentAt[i] >= firstSent + WARMUP_SECONDS * 1000);
-  const warmUp = latencies.filter((_, i) => sentAt[i] < firstSent + WARMUP_SECONDS * 1000);
+  const warmUpEnd = firstSent + WARMUP_SECONDS * 1000;
+  const steady = latencies.filter((_, i) => sentAt[i] >= warmUpEnd);
+  const warmUp = latencies.filter((_, i) => sentAt[i] < warmUpEnd);
   const sustained = {
     seconds: SUSTAIN_SECONDS,
     warm_up_seconds: WARMUP_SECONDS,
@@ -387,7 +386,7 @@ async function main() {
       max: percentile(steady, 100),
       samples: steady.length,
       warm_up_p99: percentile(warmUp, 99),
-      p99_per_second: p99PerSecond(sentAt, latencies),
+      p99_per_second: p99PerSecond(sentAt, latencies, firstSent),
     },
   };
   Object.assign(results, {

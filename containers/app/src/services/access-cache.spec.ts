@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AppConfig } from '../config';
-import { User } from '../model/user';
+import type { User } from '../model/user';
 import type { ExperimentWithAssociation } from '../storage/experiment.repository';
 import { AccessCache } from './access-cache';
+import { aScientist } from '../../test/support/users';
 
-const user = new User({
-  userId: 'S1',
-  name: 'N',
-  username: 'uid-1',
-  email: 'n@example.org',
-  role: 'SCIENTIST',
-  createdAt: new Date(),
-  updatedAt: new Date(),
-  erasedAt: null,
-});
+const user = aScientist();
 
 /** A lookup that counts its calls and resolves when told to. */
 function counted<T>(value: T) {

@@ -2,22 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { IdentityVerifier } from '../auth/identity-verifier';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
-import { User } from '../model/user';
 import type { UserRepository } from '../storage/user.repository';
 import type { AppConfig } from '../config';
 import { AccessCache } from './access-cache';
 import { AuthenticationService } from './authentication.service';
+import { aScientist } from '../../test/support/users';
 
-const user = new User({
-  userId: 'S1',
-  name: 'N',
-  username: 'uid-1',
-  email: 'n@example.org',
-  role: 'SCIENTIST',
-  createdAt: new Date(),
-  updatedAt: new Date(),
-  erasedAt: null,
-});
+const user = aScientist();
 
 const verifier: IdentityVerifier = {
   verify(token) {

@@ -381,7 +381,8 @@ export class MeasureRepository {
     // quarter's hourly rows by day measured 20 % faster than FLOOR over the doubles of a
     // division. Before 1970 DIV would round toward zero, so FLOOR stays there.
     // Written into the SQL, not bound: the driver binds numbers as doubles, and DIV would
-    // then divide as DECIMAL. A whole number of hours here (the caller checked).
+    // then divide as DECIMAL. Only whole numbers of hours reach here; the check keeps
+    // anything else out of the SQL text.
     if (!Number.isSafeInteger(bucketMs / HOUR)) throw new Error(`not a whole number of hours: ${bucketMs} ms`);
     const integral = firstHour >= 0;
     const bucketOf = integral ? `h.hour DIV ${bucketMs / HOUR}` : `FLOOR(h.hour * ${HOUR} / ${bucketMs})`;
