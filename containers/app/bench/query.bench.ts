@@ -24,7 +24,8 @@ import { memoryMb } from '../test/support/app-process';
  *   (d) CSV export of a whole experiment of 1M rows (EXPORT-01, seeded beside
  *       the others when missing): rows/s and the app's RSS growth;
  *   (e) load: GET a 100-row page at 50 connections for 20 s (autocannon),
- *       token verification and user lookup included.
+ *       token verification and user lookup included; once on one process,
+ *       once on a cluster of two (APP_WORKERS=2).
  * Prints a table and writes bench/results/query.json.
  */
 
@@ -185,15 +186,27 @@ async function main() {
   });
   const rssPeak = memory('VmHWM');
 
-  // (e) load at 50 connections for 20 s on a 100-row page.
+  // (e) load at 50 connections for 20 s on a 100-row page: the one process measured
+  // so far, then a cluster of two workers (APP_WORKERS=2), warmed up for 3 s first.
   const { from: loadFrom, to: loadTo } = window(0);
-  const load = await autocannon({
-    url: `http://127.0.0.1:${port}${path}?from=${loadFrom}&to=${loadTo}&limit=100`,
-    connections: 50,
-    duration: Number(process.env.BENCH_LOAD_SECONDS ?? 20),
-    headers,
-  });
-  if (load.non2xx > 0 || load.errors > 0) throw new Error(`load: ${load.non2xx} non-2xx answers, ${load.errors} errors`);
+  const loadOn = async (appPort: number, seconds: number) => {
+    const load = await autocannon({
+      url: `http://127.0.0.1:${appPort}${path}?from=${loadFrom}&to=${loadTo}&limit=100`,
+      connections: 50,
+      duration: seconds,
+      headers,
+    });
+    if (load.non2xx > 0 || load.errors > 0) throw new Error(`load: ${load.non2xx} non-2xx answers, ${load.errors} errors`);
+    return load;
+  };
+  const loadSeconds = Number(process.env.BENCH_LOAD_SECONDS ?? 20);
+  const load = await loadOn(port, loadSeconds);
+  await app.stop();
+  const clusterPort = await freePort();
+  const clustered = await startAppProcess({ REST_PORT: String(clusterPort), APP_WORKERS: '2' }, [], true);
+  await loadOn(clusterPort, 3);
+  const clusterLoad = await loadOn(clusterPort, loadSeconds);
+  await clustered.stop();
 
   const summary = (samples: number[]) => ({
     p50: percentile(samples, 50),
@@ -238,6 +251,11 @@ async function main() {
       seconds: load.duration,
       requests_per_second: Math.round(load.requests.average),
       latency_ms: { p50: load.latency.p50, p99: load.latency.p99 },
+      two_workers: {
+        seconds: clusterLoad.duration,
+        requests_per_second: Math.round(clusterLoad.requests.average),
+        latency_ms: { p50: clusterLoad.latency.p50, p99: clusterLoad.latency.p99 },
+      },
       target: '>= 2,000 req/s, p99 <= 100 ms',
     },
     fixed_costs_ms: { health: summary(health), me_with_auth: summary(me) },
@@ -262,12 +280,13 @@ async function main() {
     `(d) CSV export: ${d.rows} rows in ${d.seconds.toFixed(1)} s = ${d.rows_per_second} rows/s; app RSS ${d.app_rss_mb_before} → peak ${d.app_rss_mb_peak} MB (+${d.app_rss_growth_mb} MB)`,
   );
   console.log(`(e) load, 100-row page, 50 connections, ${e.seconds} s: ${e.requests_per_second} req/s, p50 ${e.latency_ms.p50} ms, p99 ${e.latency_ms.p99} ms`);
+  const e2 = e.two_workers;
+  console.log(`    the same, APP_WORKERS=2: ${e2.requests_per_second} req/s, p50 ${e2.latency_ms.p50} ms, p99 ${e2.latency_ms.p99} ms`);
   const out = join(__dirname, 'results', 'query.json');
   mkdirSync(join(__dirname, 'results'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`written to ${out}`);
   await direct.end();
-  await app.stop();
   await container.resolve(StorageConnector).close();
 }
 

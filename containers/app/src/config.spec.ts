@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       { exchange: 'mymonit', routingKey: 'measures', queue: 'measures' },
     );
     assert.deepEqual(config.rest, { host: '0.0.0.0', port: 5000 });
+    assert.equal(config.workers, 1);
     assert.deepEqual(config.logstash, { enabled: true, host: 'localhost', port: 5959, bufferLines: 20_000 });
   });
 
@@ -43,11 +44,12 @@ describe('loadConfig', () => {
           DB_DATABASE: 'my-db; drop',
           LOG_LEVEL: 'loud',
           RABBIT_EXCHANGE: 'has space',
+          APP_WORKERS: '0',
         }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         const named = error.problems.map((p) => p.split(':')[0]);
-        for (const name of ['DB_PORT', 'REST_PORT', 'DB_DATABASE', 'LOG_LEVEL', 'RABBIT_EXCHANGE', 'FIREBASE_PROJECT_ID']) {
+        for (const name of ['DB_PORT', 'REST_PORT', 'DB_DATABASE', 'LOG_LEVEL', 'RABBIT_EXCHANGE', 'APP_WORKERS', 'FIREBASE_PROJECT_ID']) {
           assert.ok(named.includes(name), `${name} named in ${error.message}`);
         }
         assert.match(error.message, /DB_PORT: .*\(got "abc"\)/);

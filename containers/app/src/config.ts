@@ -53,6 +53,7 @@ const environmentSchema = z
     INGEST_BATCH_MESSAGES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(10_000).default(500)),
     INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(50)),
     ACCESS_CACHE_SECONDS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(300).default(10)),
+    APP_WORKERS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(1)),
     REST_HOST: text('0.0.0.0'),
     REST_PORT: port(5000, 0),
     LOGSTASH_HOST: text('localhost'),
@@ -121,6 +122,12 @@ export interface AppConfig {
     batchWaitMs: number;
   };
   rest: { host: string; port: number };
+  /**
+   * Processes of the app on this host (node:cluster): each one a whole instance
+   * (REST on the shared port, an ingestion consumer, live streams), as two
+   * instances on two hosts would be. 1: no cluster.
+   */
+  workers: number;
   /**
    * How long a user lookup and an experiment's access check are reused. Every
    * change made through the API clears them on every instance at once; the
@@ -207,6 +214,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       batchWaitMs: env.INGEST_BATCH_WAIT_MS,
     },
     rest: { host: env.REST_HOST, port: env.REST_PORT },
+    workers: env.APP_WORKERS,
     accessCacheSeconds: env.ACCESS_CACHE_SECONDS,
     logstash: {
       enabled: env.LOGSTASH_ENABLED === 'true',
@@ -241,6 +249,7 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     rabbit: { ...config.rabbit, url: rabbitEndpoint(config) },
     ingest: config.ingest,
     rest: config.rest,
+    workers: config.workers,
     accessCacheSeconds: config.accessCacheSeconds,
     logstash: config.logstash,
     firebase: {

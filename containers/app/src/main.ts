@@ -1,24 +1,34 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { Application } from './application';
 import { configOrExit } from './cli/cli-context';
+import { runCluster } from './cluster';
 import { buildContainer } from './container';
 
 async function main(): Promise<void> {
-  const app = buildContainer(configOrExit()).resolve(Application);
+  // Read (and refused, naming every wrong value) once, before any worker is forked.
+  const config = configOrExit();
+  if (config.workers > 1 && cluster.isPrimary) {
+    runCluster(config);
+    return;
+  }
+  const app = buildContainer(config).resolve(Application);
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
     app.stop().then(
       () => process.exit(0),
       (error) => {
-        console.error(`error while stopping on ${signal}:`, error);
+        console.error(`error while stopping on ${reason}:`, error);
         process.exit(1);
       },
     );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // A worker whose primary is gone (killed) drains and stops rather than serve unsupervised.
+  if (cluster.isWorker) process.once('disconnect', () => stop('the primary process went away'));
   await app.start();
 }
 

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import cluster from 'node:cluster';
 import { inject, injectable } from 'tsyringe';
 import winston, { format, type Logger as WinstonLogger } from 'winston';
 import type Transport from 'winston-transport';
@@ -73,7 +74,7 @@ const FLUSH_TIMEOUT_MS = 3_000;
  * for a `Log` named after itself; transports are set up here only. Lines go to
  * the console (human-readable) and, unless LOGSTASH_ENABLED=false, to Logstash
  * as JSON lines; every line carries `service`, `component`, `@timestamp` and
- * `level`.
+ * `level` (and `worker`, in a cluster).
  */
 @injectable()
 export class Logging {
@@ -92,7 +93,8 @@ export class Logging {
       : new winston.transports.Console({ format: consoleFormat(wantsColour()), stderrLevels: ['error'] });
     this.root = winston.createLogger({
       level: config.logLevel,
-      defaultMeta: { service: 'mymonit' },
+      // In a cluster (APP_WORKERS > 1) each line says which worker wrote it.
+      defaultMeta: cluster.isWorker ? { service: 'mymonit', worker: cluster.worker!.id } : { service: 'mymonit' },
       format: format.timestamp({ alias: '@timestamp' }),
       transports: [consoleTransport],
     });

@@ -1,5 +1,19 @@
+import cluster from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import { injectable } from 'tsyringe';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** A worker asks the primary for every worker's metrics; the primary answers with the exposition text. */
+export const CLUSTER_METRICS_REQUEST = 'mymonit:cluster-metrics-request';
+export const CLUSTER_METRICS_RESPONSE = 'mymonit:cluster-metrics-response';
+const CLUSTER_METRICS_TIMEOUT_MS = 5_000;
+
+interface ClusterMetricsResponse {
+  type: typeof CLUSTER_METRICS_RESPONSE;
+  id: string;
+  text?: string;
+  error?: string;
+}
 
 /** Prometheus metrics of one app instance (its own registry, so tests can run several). */
 @injectable()
@@ -89,7 +103,39 @@ export class Metrics {
   });
 
   constructor() {
-    this.registry.setDefaultLabels({ service: 'mymonit' });
+    if (cluster.isWorker) {
+      // One series per worker (a gauge such as "connected" means nothing summed); the
+      // primary gathers every worker's registry through prom-client's cluster support.
+      this.registry.setDefaultLabels({ service: 'mymonit', worker: String(cluster.worker!.id) });
+      AggregatorRegistry.setRegistries([this.registry]);
+      new AggregatorRegistry();
+    } else {
+      this.registry.setDefaultLabels({ service: 'mymonit' });
+    }
     collectDefaultMetrics({ register: this.registry, prefix: 'mymonit_' });
+  }
+
+  /**
+   * The exposition served at /metrics: this process's registry or, in a
+   * worker of a cluster, every worker's (whichever worker the scrape reached).
+   */
+  async exposition(): Promise<string> {
+    if (!cluster.isWorker || !process.send) return this.registry.metrics();
+    const id = randomUUID();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error('the primary did not send the cluster metrics in time')), CLUSTER_METRICS_TIMEOUT_MS);
+      const onMessage = (message: ClusterMetricsResponse) => {
+        if (message?.type !== CLUSTER_METRICS_RESPONSE || message.id !== id) return;
+        finish(message.error === undefined ? null : new Error(message.error), message.text);
+      };
+      const finish = (error: Error | null, text = '') => {
+        clearTimeout(timer);
+        process.off('message', onMessage);
+        if (error) reject(error);
+        else resolve(text);
+      };
+      process.on('message', onMessage);
+      process.send!({ type: CLUSTER_METRICS_REQUEST, id });
+    });
   }
 }

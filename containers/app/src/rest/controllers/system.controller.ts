@@ -94,7 +94,7 @@ export class SystemController {
           },
         },
         handle: async ({ res }) => {
-          res.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
+          res.type(this.metrics.registry.contentType).send(await this.metrics.exposition());
         },
       }),
     ];
