@@ -126,6 +126,8 @@ export class ExperimentRepository {
       await connection.execute('DELETE FROM measures WHERE experiment_ref = ?', [ref]);
       await connection.execute('DELETE FROM measure_hours WHERE experiment_ref = ?', [ref]);
       await connection.execute('DELETE FROM measure_hours_stale WHERE experiment_ref = ?', [ref]);
+      await connection.execute('DELETE FROM measure_days WHERE experiment_ref = ?', [ref]);
+      await connection.execute('DELETE FROM measure_days_stale WHERE experiment_ref = ?', [ref]);
       await connection.execute('DELETE FROM experiments WHERE id = ?', [ref]);
     });
   }

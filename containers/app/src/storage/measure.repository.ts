@@ -1,7 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { Readable } from 'node:stream';
 import type { Connection as CoreConnection } from 'mysql2';
-import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type {
   Measure,
   MeasurePageQuery,
@@ -49,6 +49,7 @@ interface MeasureRow extends RowDataPacket {
 
 /** Counts and BIGINT expressions may come back as strings: read through Number(). */
 interface SummaryRow extends RowDataPacket {
+  sensor_ref: number;
   sensor: string;
   bucket: number | string;
   n: number | string;
@@ -62,11 +63,54 @@ interface SummaryRow extends RowDataPacket {
 }
 
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/**
+ * A table of rollups: count/sum/min/max/first/last of one sensor over one unit
+ * of time (unit = FLOOR(ts / unitMs)), with the table of the units whose
+ * rollups are stale. Hours are computed from the measures, days from hours.
+ */
+interface RollupLevel {
+  table: string;
+  staleTable: string;
+  column: string;
+  unitMs: number;
+}
+const HOURS: RollupLevel = { table: 'measure_hours', staleTable: 'measure_hours_stale', column: 'hour', unitMs: HOUR };
+const DAYS: RollupLevel = { table: 'measure_days', staleTable: 'measure_days_stale', column: 'day', unitMs: DAY };
+
+/** Where a summary reads one stretch of its range: a rollup table, or (null) the measures. */
+export interface RangeSegment {
+  level: RollupLevel | null;
+  from: number;
+  to: number;
+}
+
+/**
+ * Splits [from, to) into stretches read from the coarsest rollups that cover
+ * them whole (`levels`, coarsest first), the edges left to the finer ones and
+ * the raw measures: a quarter from 09:17 reads its whole days from the days,
+ * the hours of its first and last day from the hours, and the minutes before
+ * 10:00 from the measures.
+ */
+export function splitRange(from: number, to: number, levels: RollupLevel[]): RangeSegment[] {
+  if (from >= to) return [];
+  const [level, ...finer] = levels;
+  if (!level) return [{ level: null, from, to }];
+  const start = Math.ceil(from / level.unitMs) * level.unitMs;
+  const end = Math.floor(to / level.unitMs) * level.unitMs;
+  if (start >= end) return splitRange(from, to, finer);
+  return [...splitRange(from, start, finer), { level, from: start, to: end }, ...splitRange(end, to, finer)];
+}
+
+/** The pool, or a transaction's connection (a refresh reads within its transaction). */
+type Queryable = Pick<Pool, 'query' | 'execute'> | Pick<PoolConnection, 'query' | 'execute'>;
 /** Measures per chunk of an export stream. */
 const STREAM_BATCH_ROWS = 500;
 
 /** A bucket's aggregates over part of its range: parts merge into the bucket. */
 export interface PartialBucket {
+  sensorRef: number;
   sensor: string;
   bucket: number;
   count: number;
@@ -80,6 +124,7 @@ export interface PartialBucket {
 }
 
 const partialOf = (r: SummaryRow): PartialBucket => ({
+  sensorRef: Number(r.sensor_ref),
   sensor: r.sensor,
   bucket: Number(r.bucket),
   count: Number(r.n),
@@ -307,26 +352,33 @@ export class MeasureRepository {
 
   /**
    * count/min/max/avg/first/last per sensor and bucket of `bucketMs`, aligned
-   * on the epoch. Buckets of whole hours are read from the hourly rollups
-   * (stale ones recomputed first), with the raw measures of the partial hours
-   * at the edges of the range; other buckets from the raw measures.
+   * on the epoch. Buckets of whole days read the whole days of the range from
+   * the daily rollups, buckets of whole hours the whole hours from the hourly
+   * ones (stale rollups recomputed first); what is left at the edges comes
+   * from the finer rollups and the raw measures. Other buckets: raw measures.
    */
   async summary(experimentRef: number, range: MeasureRange, bucketMs: number): Promise<SummaryBucket[]> {
     const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
     if (sensorRefs?.length === 0) return [];
     const { from, to } = range;
-    if (bucketMs % HOUR !== 0 || from === undefined || to === undefined) {
+    if (from === undefined || to === undefined) {
       return finish(await this.rawSummary(experimentRef, range, bucketMs, sensorRefs));
     }
-    const firstHour = Math.ceil(from / HOUR);
-    const endHour = Math.floor(to / HOUR);
-    if (firstHour >= endHour) return finish(await this.rawSummary(experimentRef, range, bucketMs, sensorRefs));
-    await this.refreshStaleHours(experimentRef, firstHour, endHour);
-    const parts = await Promise.all([
-      this.rollupSummary(experimentRef, firstHour, endHour, bucketMs, sensorRefs),
-      from < firstHour * HOUR ? this.rawSummary(experimentRef, { from, to: firstHour * HOUR }, bucketMs, sensorRefs) : [],
-      endHour * HOUR < to ? this.rawSummary(experimentRef, { from: endHour * HOUR, to }, bucketMs, sensorRefs) : [],
-    ]);
+    const segments = splitRange(from, to, [DAYS, HOURS].filter((level) => bucketMs % level.unitMs === 0));
+    const rolled = segments.filter((segment) => segment.level !== null);
+    if (rolled.length > 0) {
+      // Every hour first (a day is made of hours), then the days.
+      await this.refreshStale(experimentRef, HOURS, rolled[0].from / HOUR, rolled.at(-1)!.to / HOUR);
+      const days = rolled.find((segment) => segment.level === DAYS);
+      if (days) await this.refreshStale(experimentRef, DAYS, days.from / DAY, days.to / DAY);
+    }
+    const parts = await Promise.all(
+      segments.map(({ level, from, to }) =>
+        level
+          ? this.rollupSummary(experimentRef, level, from / level.unitMs, to / level.unitMs, bucketMs, sensorRefs)
+          : this.rawSummary(experimentRef, { from, to }, bucketMs, sensorRefs),
+      ),
+    );
     return finish(parts.flat());
   }
 
@@ -336,17 +388,18 @@ export class MeasureRepository {
     range: MeasureRange,
     bucketMs: number,
     sensorRefs: number[] | null,
+    on: Queryable = this.storage.pool,
   ): Promise<PartialBucket[]> {
     const { where, params } = rangeFilter(experimentRef, range, sensorRefs);
     // first/last are the values at the bucket's MIN(ts)/MAX(ts), read back by primary key.
-    const [rows] = await this.storage.pool.query<SummaryRow[]>(
+    const [rows] = await on.query<SummaryRow[]>(
       `WITH agg AS (
          SELECT m.sensor_ref, FLOOR(m.ts / ?) AS b, COUNT(*) AS n, SUM(m.value) AS total, MIN(m.value) AS mn,
                 MAX(m.value) AS mx, MIN(m.ts) AS t0, MAX(m.ts) AS t1
          FROM measures m WHERE ${where}
          GROUP BY m.sensor_ref, b
        )
-       SELECT s.sensor, agg.b * ? AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
+       SELECT agg.sensor_ref, s.sensor, agg.b * ? AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
               f.value AS first, l.value AS last
        FROM agg
        JOIN sensors s ON s.id = agg.sensor_ref
@@ -357,122 +410,129 @@ export class MeasureRepository {
     return rows.map(partialOf);
   }
 
+  /** The summary of the units [firstUnit, endUnit) of a rollup table, as partial aggregates. */
   private async rollupSummary(
     experimentRef: number,
-    firstHour: number,
-    endHour: number,
+    level: RollupLevel,
+    firstUnit: number,
+    endUnit: number,
     bucketMs: number,
     sensorRefs: number[] | null,
+    on: Queryable = this.storage.pool,
   ): Promise<PartialBucket[]> {
+    const { table, column: unit, unitMs } = level;
     const sensors = sensorRefs ? `AND h.sensor_ref IN (${sensorRefs.map(() => '?').join(', ')})` : '';
-    if (bucketMs === HOUR) {
+    if (bucketMs === unitMs) {
       // One rollup row is one bucket: nothing to group or look up.
       // execute: the binary protocol decodes thousands of numeric rows several times faster.
-      const [hourly] = await this.storage.pool.execute<SummaryRow[]>(
-        `SELECT s.sensor, h.hour * ${HOUR} AS bucket, h.n, h.total, h.mn, h.mx, h.first_ts AS t0, h.last_ts AS t1,
-                h.first_value AS first, h.last_value AS last
-         FROM measure_hours h JOIN sensors s ON s.id = h.sensor_ref
-         WHERE h.experiment_ref = ? AND h.hour >= ? AND h.hour < ? ${sensors}`,
-        [experimentRef, firstHour, endHour, ...(sensorRefs ?? [])],
+      const [rows] = await on.execute<SummaryRow[]>(
+        `SELECT h.sensor_ref, s.sensor, h.${unit} * ${unitMs} AS bucket, h.n, h.total, h.mn, h.mx,
+                h.first_ts AS t0, h.last_ts AS t1, h.first_value AS first, h.last_value AS last
+         FROM ${table} h JOIN sensors s ON s.id = h.sensor_ref
+         WHERE h.experiment_ref = ? AND h.${unit} >= ? AND h.${unit} < ? ${sensors}`,
+        [experimentRef, firstUnit, endUnit, ...(sensorRefs ?? [])],
       );
-      return hourly.map(partialOf);
+      return rows.map(partialOf);
     }
-    // From 1970 on (no negative hour in range), whole-number division (DIV): grouping a
+    // From 1970 on (no negative unit in range), whole-number division (DIV): grouping a
     // quarter's hourly rows by day measured 20 % faster than FLOOR over the doubles of a
     // division. Before 1970 DIV would round toward zero, so FLOOR stays there.
     // Written into the SQL, not bound: the driver binds numbers as doubles, and DIV would
-    // then divide as DECIMAL. Only whole numbers of hours reach here; the check keeps
+    // then divide as DECIMAL. Only whole multiples of the unit reach here; the check keeps
     // anything else out of the SQL text.
-    if (!Number.isSafeInteger(bucketMs / HOUR)) throw new Error(`not a whole number of hours: ${bucketMs} ms`);
-    const integral = firstHour >= 0;
-    const bucketOf = integral ? `h.hour DIV ${bucketMs / HOUR}` : `FLOOR(h.hour * ${HOUR} / ${bucketMs})`;
-    const hourOf = (ts: string) => (integral ? `${ts} DIV ${HOUR}` : `FLOOR(${ts} / ${HOUR})`);
-    const [rows] = await this.storage.pool.execute<SummaryRow[]>(
+    if (!Number.isSafeInteger(bucketMs / unitMs)) throw new Error(`not a whole number of ${unit}s: ${bucketMs} ms`);
+    const integral = firstUnit >= 0;
+    const bucketOf = integral ? `h.${unit} DIV ${bucketMs / unitMs}` : `FLOOR(h.${unit} * ${unitMs} / ${bucketMs})`;
+    const unitOf = (ts: string) => (integral ? `${ts} DIV ${unitMs}` : `FLOOR(${ts} / ${unitMs})`);
+    const [rows] = await on.execute<SummaryRow[]>(
       `WITH agg AS (
          SELECT h.sensor_ref, ${bucketOf} AS b, SUM(h.n) AS n, SUM(h.total) AS total,
                 MIN(h.mn) AS mn, MAX(h.mx) AS mx, MIN(h.first_ts) AS t0, MAX(h.last_ts) AS t1
-         FROM measure_hours h
-         WHERE h.experiment_ref = ? AND h.hour >= ? AND h.hour < ? ${sensors}
+         FROM ${table} h
+         WHERE h.experiment_ref = ? AND h.${unit} >= ? AND h.${unit} < ? ${sensors}
          GROUP BY h.sensor_ref, b
        )
-       SELECT s.sensor, agg.b * ${bucketMs} AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
+       SELECT agg.sensor_ref, s.sensor, agg.b * ${bucketMs} AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
               f.first_value AS first, l.last_value AS last
        FROM agg
        JOIN sensors s ON s.id = agg.sensor_ref
-       JOIN measure_hours f ON f.experiment_ref = ? AND f.hour = ${hourOf('agg.t0')} AND f.sensor_ref = agg.sensor_ref
-       JOIN measure_hours l ON l.experiment_ref = ? AND l.hour = ${hourOf('agg.t1')} AND l.sensor_ref = agg.sensor_ref`,
-      [experimentRef, firstHour, endHour, ...(sensorRefs ?? []), experimentRef, experimentRef],
+       JOIN ${table} f ON f.experiment_ref = ? AND f.${unit} = ${unitOf('agg.t0')} AND f.sensor_ref = agg.sensor_ref
+       JOIN ${table} l ON l.experiment_ref = ? AND l.${unit} = ${unitOf('agg.t1')} AND l.sensor_ref = agg.sensor_ref`,
+      [experimentRef, firstUnit, endUnit, ...(sensorRefs ?? []), experimentRef, experimentRef],
     );
     return rows.map(partialOf);
   }
 
   /**
-   * Recomputes the rollups of the stale hours in [firstHour, endHour), in one
-   * transaction: the marks are deleted first (waiting for any writer still
-   * holding one), then the hours are read, so every write committed before is
-   * included; a write committed after re-marks its hour (the mark is absent
-   * again) and the next summary recomputes it. A failure rolls the marks back.
-   * Runs of consecutive hours are read in one range scan.
+   * Recomputes the stale rollups of `level` in [firstUnit, endUnit), in one
+   * transaction: the marks are deleted first (waiting for any transaction
+   * still holding one), then the source is read, so everything committed
+   * before is included; a write committed after re-marks its unit (the mark
+   * is absent again) and the next summary recomputes it. A failure rolls the
+   * marks back; a deadlock between two refreshes is retried.
+   * Hours are computed from the measures and, in the same transaction, mark
+   * their days stale: a day is recomputed from its hours only after they are
+   * (a day marked by a writer directly could be recomputed from an hour not yet
+   * refreshed, and lose its mark). Runs of consecutive units are read in one
+   * range scan.
    */
-  private async refreshStaleHours(experimentRef: number, firstHour: number, endHour: number): Promise<void> {
+  private async refreshStale(experimentRef: number, level: RollupLevel, firstUnit: number, endUnit: number): Promise<void> {
+    const { table, staleTable, column: unit, unitMs } = level;
     const [stale] = await this.storage.pool.query<RowDataPacket[]>(
-      'SELECT hour, sensor_ref FROM measure_hours_stale WHERE experiment_ref = ? AND hour >= ? AND hour < ?',
-      [experimentRef, firstHour, endHour],
+      `SELECT ${unit} AS unit, sensor_ref FROM ${staleTable} WHERE experiment_ref = ? AND ${unit} >= ? AND ${unit} < ?`,
+      [experimentRef, firstUnit, endUnit],
     );
     if (stale.length === 0) return;
-    const marks = stale.map((r) => [experimentRef, Number(r.hour), Number(r.sensor_ref)]);
-    const hours = [...new Set(marks.map((m) => m[1]))].sort((a, b) => a - b);
+    // Sorted, so that concurrent refreshes lock the marks in one order.
+    const marks = stale
+      .map((r) => [experimentRef, Number(r.unit), Number(r.sensor_ref)])
+      .sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+    const units = [...new Set(marks.map((m) => m[1]))];
     const runs: [number, number][] = [];
-    for (const hour of hours) {
+    for (const u of units) {
       const last = runs.at(-1);
-      if (last && hour === last[1]) last[1] = hour + 1;
-      else runs.push([hour, hour + 1]);
+      if (last && u === last[1]) last[1] = u + 1;
+      else runs.push([u, u + 1]);
     }
     const wanted = new Set(marks.map((m) => `${m[1]}/${m[2]}`));
     await this.storage.transaction(async (connection) => {
       for (let i = 0; i < marks.length; i += 2_000) {
-        await connection.query('DELETE FROM measure_hours_stale WHERE (experiment_ref, hour, sensor_ref) IN (?)', [
+        await connection.query(`DELETE FROM ${staleTable} WHERE (experiment_ref, ${unit}, sensor_ref) IN (?)`, [
           marks.slice(i, i + 2_000),
         ]);
       }
       for (const [runStart, runEnd] of runs) {
-        const [rows] = await connection.query<RowDataPacket[]>(
-          `WITH agg AS (
-             SELECT m.sensor_ref, FLOOR(m.ts / ${HOUR}) AS hour, COUNT(*) AS n, SUM(m.value) AS total,
-                    MIN(m.value) AS mn, MAX(m.value) AS mx, MIN(m.ts) AS t0, MAX(m.ts) AS t1
-             FROM measures m WHERE m.experiment_ref = ? AND m.ts >= ? AND m.ts < ?
-             GROUP BY m.sensor_ref, hour
-           )
-           SELECT agg.*, f.value AS first_value, l.value AS last_value
-           FROM agg
-           JOIN measures f ON f.experiment_ref = ? AND f.ts = agg.t0 AND f.sensor_ref = agg.sensor_ref
-           JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref`,
-          [experimentRef, runStart * HOUR, runEnd * HOUR, experimentRef, experimentRef],
-        );
-        const fresh = rows
-          .filter((r) => wanted.has(`${Number(r.hour)}/${Number(r.sensor_ref)}`))
-          .map((r): number[] => [
-            experimentRef,
-            Number(r.sensor_ref),
-            Number(r.hour),
-            Number(r.n),
-            Number(r.total),
-            Number(r.mn),
-            Number(r.mx),
-            Number(r.t0),
-            Number(r.first_value),
-            Number(r.t1),
-            Number(r.last_value),
-          ]);
+        const from = runStart * unitMs;
+        const to = runEnd * unitMs;
+        const parts =
+          level === HOURS
+            ? await this.rawSummary(experimentRef, { from, to }, HOUR, null, connection)
+            : await this.rollupSummary(experimentRef, HOURS, from / HOUR, to / HOUR, unitMs, null, connection);
+        const fresh = parts
+          .map((p): number[] => [experimentRef, p.sensorRef, p.bucket / unitMs, p.count, p.total, p.min, p.max, p.firstTs, p.first, p.lastTs, p.last])
+          .filter((row) => wanted.has(`${row[2]}/${row[1]}`));
         for (let i = 0; i < fresh.length; i += 2_000) {
           await connection.query(
-            `REPLACE INTO measure_hours (experiment_ref, sensor_ref, hour, n, total, mn, mx, first_ts, first_value, last_ts, last_value)
+            `REPLACE INTO ${table} (experiment_ref, sensor_ref, ${unit}, n, total, mn, mx, first_ts, first_value, last_ts, last_value)
              VALUES ?`,
             [fresh.slice(i, i + 2_000)],
           );
         }
       }
-    });
+      if (level === HOURS) {
+        const days = new Map<string, number[]>();
+        for (const [ref, hour, sensorRef] of marks) {
+          const day = Math.floor((hour * HOUR) / DAY);
+          days.set(`${day}/${sensorRef}`, [ref, day, sensorRef]);
+        }
+        const rows = [...days.values()].sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+        for (let i = 0; i < rows.length; i += 2_000) {
+          await connection.query(`INSERT IGNORE INTO ${DAYS.staleTable} (experiment_ref, day, sensor_ref) VALUES ?`, [
+            rows.slice(i, i + 2_000),
+          ]);
+        }
+      }
+    }, { deadlockRetries: 3 });
   }
 
   async sensors(experimentRef: number): Promise<SensorStats[]> {

@@ -61,7 +61,23 @@ export class StorageConnector {
     }
   }
 
-  async transaction<T>(work: (connection: PoolConnection) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a transaction on a connection of the pool; commits, or rolls
+   * back and rethrows. With `deadlockRetries`, a transaction that InnoDB chose
+   * as a deadlock victim (rolled back whole) runs again from the start, up to
+   * that many times: for work that only reads and writes the database.
+   */
+  async transaction<T>(work: (connection: PoolConnection) => Promise<T>, { deadlockRetries = 0 } = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.transactionOnce(work);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'ER_LOCK_DEADLOCK' || attempt >= deadlockRetries) throw error;
+      }
+    }
+  }
+
+  private async transactionOnce<T>(work: (connection: PoolConnection) => Promise<T>): Promise<T> {
     const connection = await this.pool.getConnection();
     try {
       await connection.beginTransaction();

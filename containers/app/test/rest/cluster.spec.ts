@@ -66,7 +66,7 @@ describe('A cluster of two workers (APP_WORKERS=2)', { concurrency: false }, () 
   };
 
   before(async () => {
-    env = testEnvironment({ APP_WORKERS: '2' });
+    env = testEnvironment({ APP_WORKERS: '2', LOG_LEVEL: 'info' });
     config = loadConfig(env);
     const container = testContainer(config);
     await container.resolve(Migrator).migrate();
@@ -75,6 +75,8 @@ describe('A cluster of two workers (APP_WORKERS=2)', { concurrency: false }, () 
     await container.resolve(Logging).close();
     amqp = await AmqpClient.connect(config);
     app = await startAppProcess(env);
+    // /health answered as soon as one worker listened; the other may still be starting.
+    await eventually(() => app.output().split('REST API listening').length - 1 === 2, 30_000, 'both workers listening');
   });
 
   after(async () => {

@@ -100,4 +100,36 @@ export const MIGRATIONS: Migration[] = [
        SELECT DISTINCT experiment_ref, FLOOR(ts / 3600000), sensor_ref FROM measures`,
     ],
   },
+  {
+    version: 3,
+    name: 'daily rollups of measures',
+    statements: [
+      // As measure_hours, per UTC day (day = FLOOR(ts / 86400000)), computed from the hours.
+      `CREATE TABLE IF NOT EXISTS measure_days (
+        experiment_ref INT UNSIGNED NOT NULL,
+        sensor_ref INT UNSIGNED NOT NULL,
+        day BIGINT NOT NULL,
+        n INT UNSIGNED NOT NULL,
+        total DOUBLE NOT NULL,
+        mn DOUBLE NOT NULL,
+        mx DOUBLE NOT NULL,
+        first_ts BIGINT NOT NULL,
+        first_value DOUBLE NOT NULL,
+        last_ts BIGINT NOT NULL,
+        last_value DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_ref, day, sensor_ref)
+      ) ${TABLE_OPTIONS}`,
+      // Days one of whose hourly rollups changed since the day was computed.
+      `CREATE TABLE IF NOT EXISTS measure_days_stale (
+        experiment_ref INT UNSIGNED NOT NULL,
+        day BIGINT NOT NULL,
+        sensor_ref INT UNSIGNED NOT NULL,
+        PRIMARY KEY (experiment_ref, day, sensor_ref)
+      ) ${TABLE_OPTIONS}`,
+      // Hours already rolled up: their days are stale until first summarised. Hours still
+      // stale mark their days when they are refreshed.
+      `INSERT IGNORE INTO measure_days_stale (experiment_ref, day, sensor_ref)
+       SELECT DISTINCT experiment_ref, FLOOR(hour / 24), sensor_ref FROM measure_hours`,
+    ],
+  },
 ];
