@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -15,7 +15,7 @@ import { Migrator } from '../src/storage/migrator';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { startAppProcess, type AppProcess } from '../test/support/app-process';
 import { useBenchEnvironment } from './bench-env';
-import { machineFacts, percentile, table } from './stats';
+import { cpuMeter, machineFacts, percentile, pidsNamed, table } from './stats';
 import { signUp } from '../test/support/identities';
 import { AmqpClient } from '../test/support/amqp';
 
@@ -165,41 +165,8 @@ function p99PerSecond(sentAt: number[], latencies: number[], first: number): num
 }
 
 /** Processes whose CPU time a drain is charged with: the consumer, the broker, the database (those running here). */
-function cpuMeter(consumerPid: number) {
-  const byName = (names: string[]) =>
-    readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry))
-      .filter((pid) => {
-        try {
-          return names.includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-        } catch {
-          return false; // gone meanwhile
-        }
-      })
-      .map(Number);
-  const groups = { consumer: [consumerPid], broker: byName(['beam.smp']), database: byName(['mariadbd', 'mysqld']) };
-  const read = () =>
-    Object.fromEntries(Object.entries(groups).map(([group, pids]) => [group, pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0)]));
-  const before = read();
-  /** CPU µs per message of each group since the meter started. */
-  return (messages: number) => {
-    const after = read();
-    return Object.fromEntries(Object.keys(groups).map((g) => [g, Math.round(((after[g] - before[g]) * 1000) / messages)])) as Record<
-      keyof typeof groups,
-      number
-    >;
-  };
-}
-
-/** User + system CPU time of a process so far, ms (Linux /proc; clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
+const drainCpuMeter = (consumerPid: number) =>
+  cpuMeter({ consumer: [consumerPid], broker: pidsNamed(['beam.smp']), database: pidsNamed(['mariadbd', 'mysqld']) });
 
 /** "consumer, broker, MySQL" µs per message, each the median over the rounds. */
 function cpuCell(runs: Record<string, number>[]): string {
@@ -282,7 +249,7 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`(a) round ${round}: prefilling ${MESSAGES} messages…`);
     await publisher.publish(bodies(MESSAGES, single));
-    const rawCpu = cpuMeter(process.pid);
+    const rawCpu = drainCpuMeter(process.pid);
     rawRuns.push(await rawPipeline(db, amqp, experiment.ref, sensorRefs, MESSAGES));
     rawCpuRuns.push(rawCpu(MESSAGES));
     console.log(`(a) raw pipeline: ${rawRuns.at(-1)!.toFixed(0)} msg/s; CPU µs per message ${JSON.stringify(rawCpuRuns.at(-1))}`);
@@ -291,7 +258,7 @@ async function main() {
     await publisher.publish(bodies(MESSAGES, single));
     app = await startAppProcess({ ...process.env }, appFlags, true);
     const started = await consuming();
-    const appCpu = cpuMeter(app.child.pid!);
+    const appCpu = drainCpuMeter(app.child.pid!);
     await drained(app, depth, MESSAGES, 'app drain');
     appRuns.push(MESSAGES / (Number(process.hrtime.bigint() - started) / 1e9));
     appCpuRuns.push(appCpu(MESSAGES));

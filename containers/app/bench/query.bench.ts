@@ -12,13 +12,14 @@ import autocannon from 'autocannon';
 import { freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { seed, seedExperimentId, seedPlan } from './seed';
-import { machineFacts, percentile, table } from './stats';
+import { cpuMeter, machineFacts, percentile, pidsNamed, table, withChildren } from './stats';
 import { signUp } from '../test/support/identities';
-import { memoryMb } from '../test/support/app-process';
+import { memoryMb, type AppProcess } from '../test/support/app-process';
 
 /**
  * `npm run bench:query`: REST against the same query run directly, on seeded data.
- *   (a) one page of 1,000 raw measures over one day, newest first (SQL vs REST);
+ *   (a) one page of 1,000 raw measures over one day, newest first: REST against the
+ *       app's own statement and against the same page with sensor names joined in SQL;
  *   (b) a 7-day hourly summary and (c) a 90-day daily summary, all sensors of
  *       one experiment (the repository's query vs REST);
  *   (d) CSV export of a whole experiment of 1M rows (EXPORT-01, seeded beside
@@ -117,6 +118,7 @@ async function main() {
   console.log(`${machine.cores} × ${machine.cpu}, reference loop ${machine.reference_loop_ms} ms`);
   const iterations = Number(values.iterations);
   const sql: number[] = [];
+  const sqlWithNames: number[] = [];
   const rest: number[] = [];
   const health: number[] = [];
   const me: number[] = [];
@@ -124,21 +126,45 @@ async function main() {
   for (let i = -20; i < iterations; i++) {
     const { from, to } = window(i + 20);
     const statement = pageStatement(experiment.ref, { from, to, order: 'desc', limit: 1000 }, null);
-    const sqlMs = await timed(async () => {
-      // Prepared, as the app runs it.
-      const [result] = await direct.execute(statement.sql, statement.params);
-      rows = (result as unknown[]).length;
-    });
-    const restMs = await timed(async () => {
-      // Until the whole body has arrived; parsing it is the client's work, as row decoding is the driver's.
-      const response = await http(`${path}?from=${from}&to=${to}&limit=1000`, headers);
-      if (response.status !== 200) throw new Error(`REST answered ${response.status}: ${response.body.toString()}`);
-    });
+    // The same page with each row's sensor name joined in SQL: what a client of the database
+    // runs for the rows the API returns (the app names sensors from a map of its own).
+    const withNames = {
+      sql: statement.sql.replace(
+        'SELECT m.ts, m.sensor_ref, m.value, m.unit, m.tags FROM measures m',
+        'SELECT m.ts, m.sensor_ref, s.sensor, m.value, m.unit, m.tags FROM measures m STRAIGHT_JOIN sensors s ON s.id = m.sensor_ref',
+      ),
+      params: statement.params,
+    };
+    if (withNames.sql === statement.sql) throw new Error('the page statement changed: update the bench');
+    // Prepared, as the app runs them. The window is read once untimed first, so that no
+    // case pays for bringing its pages into memory; the three cases take turns going first.
+    await direct.execute(statement.sql, statement.params);
+    const cases = [
+      async () => {
+        const ms = await timed(async () => {
+          const [result] = await direct.execute(statement.sql, statement.params);
+          rows = (result as unknown[]).length;
+        });
+        if (i >= 0) sql.push(ms);
+      },
+      async () => {
+        const ms = await timed(() => direct.execute(withNames.sql, withNames.params));
+        if (i >= 0) sqlWithNames.push(ms);
+      },
+      async () => {
+        const ms = await timed(async () => {
+          // Until the whole body has arrived; parsing it is the client's work, as row decoding is the driver's.
+          const response = await http(`${path}?from=${from}&to=${to}&limit=1000`, headers);
+          if (response.status !== 200) throw new Error(`REST answered ${response.status}: ${response.body.toString()}`);
+        });
+        if (i >= 0) rest.push(ms);
+      },
+    ];
+    const turn = ((i % 3) + 3) % 3;
+    for (const run of [...cases.slice(turn), ...cases.slice(0, turn)]) await run();
     const healthMs = await timed(() => http('/health'));
     const meMs = await timed(() => http('/me', headers));
     if (i >= 0) {
-      sql.push(sqlMs);
-      rest.push(restMs);
       health.push(healthMs);
       me.push(meMs);
     }
@@ -189,7 +215,9 @@ async function main() {
   // (e) load at 50 connections for 20 s on a 100-row page: the one process measured
   // so far, then a cluster of two workers (APP_WORKERS=2), warmed up for 3 s first.
   const { from: loadFrom, to: loadTo } = window(0);
-  const loadOn = async (appPort: number, seconds: number) => {
+  // CPU µs per request of the app (every process of it), MariaDB and the load generator (this process).
+  const loadOn = async (appProcess: AppProcess, appPort: number, seconds: number) => {
+    const cpu = cpuMeter({ app: withChildren(appProcess.child.pid!), database: pidsNamed(['mariadbd', 'mysqld']), load: [process.pid] });
     const load = await autocannon({
       url: `http://127.0.0.1:${appPort}${path}?from=${loadFrom}&to=${loadTo}&limit=100`,
       connections: 50,
@@ -197,15 +225,15 @@ async function main() {
       headers,
     });
     if (load.non2xx > 0 || load.errors > 0) throw new Error(`load: ${load.non2xx} non-2xx answers, ${load.errors} errors`);
-    return load;
+    return { ...load, cpuUsPerRequest: cpu(load.requests.total) };
   };
   const loadSeconds = Number(process.env.BENCH_LOAD_SECONDS ?? 20);
-  const load = await loadOn(port, loadSeconds);
+  const load = await loadOn(app, port, loadSeconds);
   await app.stop();
   const clusterPort = await freePort();
   const clustered = await startAppProcess({ REST_PORT: String(clusterPort), APP_WORKERS: '2' }, [], true);
-  await loadOn(clusterPort, 3);
-  const clusterLoad = await loadOn(clusterPort, loadSeconds);
+  await loadOn(clustered, clusterPort, 3);
+  const clusterLoad = await loadOn(clustered, clusterPort, loadSeconds);
   await clustered.stop();
 
   const summary = (samples: number[]) => ({
@@ -222,8 +250,10 @@ async function main() {
     rows_per_page: rows,
     a_page_1000_rows_one_day: {
       sql_ms: summary(sql),
+      sql_with_sensor_names_ms: summary(sqlWithNames),
       rest_ms: summary(rest),
       rest_over_sql_p50: percentile(rest, 50) / percentile(sql, 50),
+      rest_over_sql_with_sensor_names_p50: percentile(rest, 50) / percentile(sqlWithNames, 50),
       target: 'REST p50 <= 2x SQL p50',
     },
     b_summary_7_days_hourly: {
@@ -251,10 +281,12 @@ async function main() {
       seconds: load.duration,
       requests_per_second: Math.round(load.requests.average),
       latency_ms: { p50: load.latency.p50, p99: load.latency.p99 },
+      cpu_us_per_request: load.cpuUsPerRequest,
       two_workers: {
         seconds: clusterLoad.duration,
         requests_per_second: Math.round(clusterLoad.requests.average),
         latency_ms: { p50: clusterLoad.latency.p50, p99: clusterLoad.latency.p99 },
+        cpu_us_per_request: clusterLoad.cpuUsPerRequest,
       },
       target: '>= 2,000 req/s, p99 <= 100 ms',
     },
@@ -267,6 +299,7 @@ async function main() {
       ['case', 'SQL p50 ms', 'REST p50 ms', 'SQL p99 ms', 'REST p99 ms', 'REST/SQL p50'],
       [
         row(`(a) page of ${rows} rows, 1 day`, result.a_page_1000_rows_one_day.sql_ms, result.a_page_1000_rows_one_day.rest_ms),
+        row(`(a) the same, SQL joining sensor names`, result.a_page_1000_rows_one_day.sql_with_sensor_names_ms, result.a_page_1000_rows_one_day.rest_ms),
         row(`(b) 7 days hourly, ${weekly.buckets} buckets`, result.b_summary_7_days_hourly.repository_ms, result.b_summary_7_days_hourly.rest_ms),
         row(`(c) 90 days daily, ${quarterly.buckets} buckets`, result.c_summary_90_days_daily.repository_ms, result.c_summary_90_days_daily.rest_ms),
         ['GET /health (HTTP alone)', '', result.fixed_costs_ms.health.p50, '', result.fixed_costs_ms.health.p99, ''],
@@ -279,9 +312,14 @@ async function main() {
   console.log(
     `(d) CSV export: ${d.rows} rows in ${d.seconds.toFixed(1)} s = ${d.rows_per_second} rows/s; app RSS ${d.app_rss_mb_before} → peak ${d.app_rss_mb_peak} MB (+${d.app_rss_growth_mb} MB)`,
   );
-  console.log(`(e) load, 100-row page, 50 connections, ${e.seconds} s: ${e.requests_per_second} req/s, p50 ${e.latency_ms.p50} ms, p99 ${e.latency_ms.p99} ms`);
+  const cpuText = (c: { app: number; database: number; load: number }) => `CPU µs per request: app ${c.app}, MariaDB ${c.database}, autocannon ${c.load}`;
+  console.log(
+    `(e) load, 100-row page, 50 connections, ${e.seconds} s: ${e.requests_per_second} req/s, p50 ${e.latency_ms.p50} ms, p99 ${e.latency_ms.p99} ms; ${cpuText(e.cpu_us_per_request)}`,
+  );
   const e2 = e.two_workers;
-  console.log(`    the same, APP_WORKERS=2: ${e2.requests_per_second} req/s, p50 ${e2.latency_ms.p50} ms, p99 ${e2.latency_ms.p99} ms`);
+  console.log(
+    `    the same, APP_WORKERS=2: ${e2.requests_per_second} req/s, p50 ${e2.latency_ms.p50} ms, p99 ${e2.latency_ms.p99} ms; ${cpuText(e2.cpu_us_per_request)}`,
+  );
   const out = join(__dirname, 'results', 'query.json');
   mkdirSync(join(__dirname, 'results'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus as cpuList } from 'node:os';
 
 /** Small helpers shared by the benchmarks. */
@@ -33,4 +34,54 @@ export function machineFacts() {
   // The sum is used, so the loop cannot be optimised away.
   if (sum !== 299_999_995) throw new Error('reference loop miscounted');
   return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, reference_loop_ms: Math.round(loopMs) };
+}
+
+/** Processes running here whose command name is one of `names` (Linux /proc). */
+export function pidsNamed(names: string[]): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return names.includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/** A process and its children (the workers of a cluster), from /proc. */
+export function withChildren(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return [pid, ...children.flatMap(withChildren)];
+  } catch {
+    return [pid];
+  }
+}
+
+/** User + system CPU time of a process so far, ms (Linux /proc; clock ticks of 10 ms). */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU time of groups of processes from now on: the returned function gives
+ * each group's CPU µs per unit of work (message, request) since the meter
+ * started. Steadier than throughput on a shared host, and it shows where the
+ * machine's time goes.
+ */
+export function cpuMeter<G extends string>(groups: Record<G, number[]>) {
+  const names = Object.keys(groups) as G[];
+  const read = () => Object.fromEntries(names.map((g) => [g, groups[g].reduce((sum, pid) => sum + cpuMsOf(pid), 0)])) as Record<G, number>;
+  const before = read();
+  return (units: number): Record<G, number> => {
+    const after = read();
+    return Object.fromEntries(names.map((g) => [g, Math.round(((after[g] - before[g]) * 1000) / units)])) as Record<G, number>;
+  };
 }

@@ -41,7 +41,6 @@ export interface MeasureRecord {
 interface MeasureRow extends RowDataPacket {
   ts: number;
   sensor_ref: number;
-  sensor: string;
   value: number;
   unit: string | null;
   tags: string | Record<string, string> | null;
@@ -180,9 +179,9 @@ interface SensorStatsRow extends RowDataPacket {
 const parseTags = (tags: MeasureRow['tags']) =>
   tags == null ? null : typeof tags === 'string' ? (JSON.parse(tags) as Record<string, string>) : tags;
 
-export const toStoredMeasure = (row: MeasureRow): StoredMeasure => ({
+const toStoredMeasure = (row: MeasureRow, sensor: string): StoredMeasure => ({
   sensorRef: row.sensor_ref,
-  sensor: row.sensor,
+  sensor,
   timestamp: Number(row.ts),
   value: row.value,
   unit: row.unit,
@@ -212,15 +211,12 @@ const orderBy = (order: SortOrder) =>
   order === 'asc' ? 'm.ts ASC, m.sensor_ref ASC' : 'm.ts DESC, m.sensor_ref DESC';
 
 /**
- * Measures first, then their sensor's name (STRAIGHT_JOIN): read in primary-key
- * order, (experiment, ts, sensor) rows come out already sorted. Left to
- * itself, the optimizer can start from the sensors when an experiment's rows
- * are newer than the table's statistics (a new experiment in a large table),
- * and then sorts the whole range in a temporary table: a million-row export
- * fell from 350k to 125k rows/s that way.
+ * Measures alone, read in primary-key order: (experiment, ts, sensor) rows
+ * come out already sorted. Sensor names come from the repository's map of
+ * them, not from a join: joining every row to its sensor doubled MariaDB's
+ * time for a 1,000-row page (0.9 → 1.9 ms) and added half again for 100 rows.
  */
-const SELECT_MEASURES = `SELECT m.ts, m.sensor_ref, s.sensor, m.value, m.unit, m.tags
-  FROM measures m STRAIGHT_JOIN sensors s ON s.id = m.sensor_ref`;
+const SELECT_MEASURES = `SELECT m.ts, m.sensor_ref, m.value, m.unit, m.tags FROM measures m`;
 
 /** The SELECT of one page of measures (exported so benchmarks run the very same SQL). */
 export function pageStatement(experimentRef: number, query: MeasurePageQuery, sensorRefs: number[] | null) {
@@ -269,6 +265,12 @@ function valuesTuple(r: MeasureRecord, sensorRef: number | undefined, escape: (t
 export class MeasureRepository {
   /** `${experimentRef}/${sensor}` → sensor key; sensors are never renamed, so this never goes stale. */
   private readonly sensorKeys = new Map<string, number>();
+  /**
+   * Sensor key → name, for the measures read: sensors are never renamed and
+   * their keys never reused (AUTO_INCREMENT), so an entry never goes stale.
+   * One entry per sensor ever read (a hundred bytes each).
+   */
+  private readonly sensorNames = new Map<number, string>();
 
   constructor(@inject(StorageConnector) private readonly storage: StorageConnector) {}
 
@@ -291,12 +293,31 @@ export class MeasureRepository {
     const { sql, params } = pageStatement(experimentRef, query, sensorRefs);
     // Prepared (binary protocol): the server skips parsing, the driver reads doubles without parseFloat.
     const [rows] = await this.storage.pool.execute<MeasureRow[]>(sql, params);
-    return rows.map(toStoredMeasure);
+    const names = await this.namesOf(rows);
+    return rows.map((row) => toStoredMeasure(row, names.get(row.sensor_ref)!));
+  }
+
+  /**
+   * The names of the sensors of `rows`, looked up once per sensor. Read after
+   * the rows, so every sensor they name is committed; only an experiment
+   * deleted in between leaves one missing, and that is an error.
+   */
+  private async namesOf(rows: MeasureRow[]): Promise<Map<number, string>> {
+    const missing = new Set<number>();
+    for (const row of rows) if (!this.sensorNames.has(row.sensor_ref)) missing.add(row.sensor_ref);
+    if (missing.size === 0) return this.sensorNames;
+    const [found] = await this.storage.pool.query<RowDataPacket[]>('SELECT id, sensor FROM sensors WHERE id IN (?)', [[...missing]]);
+    for (const row of found) this.sensorNames.set(Number(row.id), row.sensor as string);
+    const gone = [...missing].filter((id) => !this.sensorNames.has(id));
+    if (gone.length > 0) throw new Error(`the sensors ${gone.join(', ')} of the measures read no longer exist`);
+    return this.sensorNames;
   }
 
   /**
    * Every measure of the range, as a stream of batches (arrays of up to
-   * STREAM_BATCH_ROWS measures) read on a connection of its own. The
+   * STREAM_BATCH_ROWS measures) read on a connection of its own, in one
+   * read-only transaction: the experiment's sensors are read first, in the same
+   * snapshot as the measures, so every measure's sensor is known. The
    * connection is paused while the consumer holds a few batches unread, so
    * memory stays flat; a consumer that stops early (client gone) gets the
    * connection destroyed rather than returned half-read to the pool.
@@ -307,6 +328,16 @@ export class MeasureRepository {
     const sensorRefs = await this.sensorRefs(experimentRef, range.sensors);
     const { sql, params } = exportStatement(experimentRef, range, order, sensorRefs?.length === 0 ? [0] : sensorRefs);
     const connection = await this.storage.pool.getConnection();
+    const names = new Map<number, string>();
+    try {
+      await connection.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+      const [sensors] = await connection.query<RowDataPacket[]>('SELECT id, sensor FROM sensors WHERE experiment_ref = ?', [experimentRef]);
+      for (const row of sensors) names.set(Number(row.id), row.sensor as string);
+    } catch (error) {
+      connection.destroy();
+      throw error;
+    }
     // The promise wrapper's typings hide it, but `.connection` is the core (event-emitting) connection.
     const core = connection.connection as unknown as CoreConnection;
     let batch: StoredMeasure[] = [];
@@ -316,16 +347,23 @@ export class MeasureRepository {
       highWaterMark: 4,
       read: () => core.resume(),
       destroy: (error, done) => {
-        if (complete) connection.release();
-        else connection.destroy();
+        if (!complete) connection.destroy();
+        else connection.query('COMMIT').then(() => connection.release(), () => connection.destroy());
         done(error);
       },
     });
     core
       .query(sql, params)
       .on('result', (row) => {
-        batch.push(toStoredMeasure(row as MeasureRow));
-        if (batch.length < STREAM_BATCH_ROWS || batches.destroyed) return;
+        if (batches.destroyed) return;
+        const measure = row as MeasureRow;
+        const sensor = names.get(measure.sensor_ref);
+        if (sensor === undefined) {
+          batches.destroy(new Error(`sensor ${measure.sensor_ref} of a measure is not in the export's snapshot`));
+          return;
+        }
+        batch.push(toStoredMeasure(measure, sensor));
+        if (batch.length < STREAM_BATCH_ROWS) return;
         const more = batches.push(batch);
         batch = [];
         if (!more) core.pause();

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { StorageConnector } from '../../src/storage/storage-connector';
+import { eventually } from '../support/amqp';
 import { assertProblem } from '../support/api-client';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { T0, associate, createAdmin, createExperiment, createScientist, storeMeasures, type Person } from '../support/world';
@@ -131,6 +133,27 @@ describe('Measures, sensors, summaries and CSV', () => {
     assert.equal(lines.length, 121);
     assert.equal(lines[1], `${new Date(T0).toISOString()},cryo/temp,0.25,K,"{""run"":""42"",""shift"":""night""}"`);
     assert.equal(lines[2], `${new Date(T0 + MINUTE).toISOString()},cryo/temp,1.25,K,`);
+  });
+
+  it('When a sensor first appears after its experiment was read, then pages and CSV give its name', async () => {
+    await createExperiment(app, admin, 'EXP-NEW-SENSOR');
+    await associate(app, admin, 'EXP-NEW-SENSOR', 'S1');
+    const path = '/experiments/EXP-NEW-SENSOR/measures?order=asc';
+    await storeMeasures(app, 'EXP-NEW-SENSOR', [{ sensor: 'first', timestamp: T0, value: 1, unit: null, tags: null }]);
+    assert.deepEqual((await app.api.get(path, { token: scientist.token })).body.items.map((m: Row) => m.sensor), ['first']);
+    await storeMeasures(app, 'EXP-NEW-SENSOR', [{ sensor: 'second', timestamp: T0 + 1, value: 2, unit: null, tags: null }]);
+    assert.deepEqual((await app.api.get(path, { token: scientist.token })).body.items.map((m: Row) => m.sensor), ['first', 'second']);
+    const csv = await fetch(`${app.baseUrl}${path}`, { headers: { authorization: `Bearer ${scientist.token}`, accept: 'text/csv' } });
+    assert.deepEqual((await csv.text()).trim().split('\n').slice(1).map((line) => line.split(',')[1]), ['first', 'second']);
+    // The export's read-only transaction ends with it: no connection of the pool is left inside one.
+    const openTransactions = async () => {
+      const [rows] = (await app.container.resolve(StorageConnector).pool.query(
+        `SELECT COUNT(*) AS n FROM information_schema.innodb_trx t
+         JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id WHERE p.db = DATABASE()`,
+      )) as unknown as [{ n: number }[]];
+      return Number(rows[0].n);
+    };
+    await eventually(async () => (await openTransactions()) === 0, 5_000, 'the export transaction to end');
   });
 
   it('When CSV is asked by someone not associated, then 404 problem, no CSV', async () => {

@@ -8,12 +8,12 @@ import { startTestApp, type TestApp } from '../support/test-app';
 import { T0, createAdmin, createExperiment, storeMeasures } from '../support/world';
 
 /**
- * The raw reads must walk the measures' primary key (experiment, ts, sensor)
- * and join the sensor names after, whatever the table's statistics say: then
- * rows come out in the order asked, with no sort of the whole range. The
- * arrangement below (many sensors elsewhere, an experiment whose rows the
- * statistics have not seen) is the one where MariaDB otherwise starts from
- * the sensors and sorts in a temporary table.
+ * The raw reads must walk the measures' primary key (experiment, ts, sensor),
+ * whatever the table's statistics say: then rows come out in the order asked,
+ * with no sort of the whole range. The arrangement below (many sensors
+ * elsewhere, an experiment whose rows the statistics have not seen) is the
+ * one where MariaDB, when these reads still joined the sensor names, started
+ * from the sensors and sorted in a temporary table.
  */
 describe('Query plans of measure reads', () => {
   let app: TestApp;
