@@ -27,8 +27,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  // A worker whose primary is gone (killed) drains and stops rather than serve unsupervised.
-  if (cluster.isWorker) process.once('disconnect', () => stop('the primary process went away'));
   await app.start();
 }
 

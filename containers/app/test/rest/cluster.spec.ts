@@ -130,6 +130,24 @@ describe('A cluster of two workers (APP_WORKERS=2)', { concurrency: false }, () 
     assert.match(app.output(), /"event":"cluster\.stopped","failed":false/);
   });
 
+  // Node's cluster ends a worker whose primary is gone at once; what it had not acknowledged is redelivered.
+  it('When the primary is killed (-9), then its workers exit instead of serving unsupervised', async () => {
+    const orphaned = await startAppProcess(env);
+    await eventually(() => orphaned.output().split('REST API listening').length - 1 === 2, 30_000, 'both workers listening');
+    const workers = await pidsOf(orphaned.child.pid!);
+    assert.equal(workers.length, 2);
+    await orphaned.stop('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await eventually(() => workers.every((pid) => !alive(pid)), 20_000, 'the workers to exit');
+  });
+
   it('When a worker cannot start (MySQL unreachable), then the cluster stops and exits 1 instead of forking forever', async () => {
     const started = startAppProcess({ ...env, DB_PORT: String(await freePort()) });
     await assert.rejects(started, /the app exited with 1[\s\S]*"event":"cluster\.worker_failed"/);
