@@ -206,6 +206,7 @@ export class RabbitListener {
 
   /** Publishes refused messages to the dead-letter exchange with the reason; unconfirmed ones stay unsettled. */
   private async deadLetter(batch: Delivery[], outcomes: Outcome[]): Promise<void> {
+    if (!outcomes.some((outcome) => outcome.stored === false)) return; // the usual batch: nothing refused
     await Promise.all(
       outcomes.map(async (outcome, i) => {
         if (outcome.stored !== false) return;
