@@ -4,13 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { Logging } from '../../src/logging/logging';
-import { ExperimentRepository } from '../../src/storage/experiment.repository';
-import { Migrator } from '../../src/storage/migrator';
-import { StorageConnector } from '../../src/storage/storage-connector';
 import { AmqpClient, eventually } from '../support/amqp';
 import { startAppProcess, type AppProcess } from '../support/app-process';
-import { dropDatabase, removeTopology, testContainer, testEnvironment } from '../support/test-app';
+import { dropDatabase, prepareDatabase, removeTopology, storedMeasures, testEnvironment } from '../support/test-app';
 
 /**
  * The delivery guarantees under failure (SPEC §3), with the app in a process of
@@ -54,16 +50,7 @@ describe('Outages', { concurrency: false }, () => {
   let amqp: AmqpClient;
   let app: AppProcess | null = null;
 
-  const stored = async (): Promise<number> => {
-    const { host, port, user, password, database } = config.db;
-    const connection = await mysql.createConnection({ host, port, user, password, database, connectTimeout: 2000 });
-    try {
-      const [[row]] = (await connection.query('SELECT COUNT(*) AS n FROM measures')) as unknown as [[{ n: number }]];
-      return Number(row.n);
-    } finally {
-      await connection.end();
-    }
-  };
+  const stored = () => storedMeasures(config);
   const accessCacheEnabled = async () => {
     const metrics = await (await fetch(`${app!.baseUrl}/metrics`)).text();
     const line = metrics.split('\n').find((l) => l.startsWith('mymonit_access_cache_enabled'));
@@ -93,11 +80,7 @@ describe('Outages', { concurrency: false }, () => {
   before(async () => {
     env = testEnvironment({ LOG_LEVEL: 'info' });
     config = loadConfig(env);
-    const container = testContainer(config);
-    await container.resolve(Migrator).migrate();
-    await container.resolve(ExperimentRepository).insert('OUT', { name: 'Outages', description: '' }, new Date());
-    await container.resolve(StorageConnector).close();
-    await container.resolve(Logging).close();
+    await prepareDatabase(config, 'OUT', 'Outages');
     amqp = await AmqpClient.connect(config);
   });
 

@@ -2,15 +2,10 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import mysql from 'mysql2/promise';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { Logging } from '../../src/logging/logging';
-import { ExperimentRepository } from '../../src/storage/experiment.repository';
-import { Migrator } from '../../src/storage/migrator';
-import { StorageConnector } from '../../src/storage/storage-connector';
 import { AmqpClient, eventually } from '../support/amqp';
 import { freePort, startAppProcess, type AppProcess } from '../support/app-process';
-import { dropDatabase, removeTopology, testContainer, testEnvironment } from '../support/test-app';
+import { dropDatabase, prepareDatabase, removeTopology, storedMeasures, testEnvironment } from '../support/test-app';
 
 /**
  * APP_WORKERS=2: one primary and two workers, each a whole app instance, on the
@@ -54,25 +49,12 @@ describe('A cluster of two workers (APP_WORKERS=2)', { concurrency: false }, () 
   let amqp: AmqpClient;
   let app: AppProcess;
 
-  const stored = async (): Promise<number> => {
-    const { host, port, user, password, database } = config.db;
-    const connection = await mysql.createConnection({ host, port, user, password, database });
-    try {
-      const [[row]] = (await connection.query('SELECT COUNT(*) AS n FROM measures')) as unknown as [[{ n: number }]];
-      return Number(row.n);
-    } finally {
-      await connection.end();
-    }
-  };
+  const stored = () => storedMeasures(config);
 
   before(async () => {
     env = testEnvironment({ APP_WORKERS: '2', LOG_LEVEL: 'info' });
     config = loadConfig(env);
-    const container = testContainer(config);
-    await container.resolve(Migrator).migrate();
-    await container.resolve(ExperimentRepository).insert('CLU', { name: 'Cluster', description: '' }, new Date());
-    await container.resolve(StorageConnector).close();
-    await container.resolve(Logging).close();
+    await prepareDatabase(config, 'CLU', 'Cluster');
     amqp = await AmqpClient.connect(config);
     app = await startAppProcess(env);
     // /health answered as soon as one worker listened; the other may still be starting.

@@ -10,7 +10,10 @@ import { OpenApiChecker } from './openapi-checker';
 import { ApiClient } from './api-client';
 import { AmqpClient } from './amqp';
 import { consoleCapture, logstashEnvironment } from './log-capture';
-import { LOG_CONSOLE } from '../../src/logging/logging';
+import { LOG_CONSOLE, Logging } from '../../src/logging/logging';
+import { ExperimentRepository } from '../../src/storage/experiment.repository';
+import { Migrator } from '../../src/storage/migrator';
+import { StorageConnector } from '../../src/storage/storage-connector';
 
 export interface TestApp {
   baseUrl: string;
@@ -102,4 +105,28 @@ export async function dropDatabase(config: AppConfig): Promise<void> {
   });
   await connection.query(`DROP DATABASE IF EXISTS \`${config.db.database}\``);
   await connection.end();
+}
+
+/**
+ * A test database for apps started as processes of their own: migrated, with
+ * one experiment, and nothing of this process left connected to it.
+ */
+export async function prepareDatabase(config: AppConfig, experimentId: string, name: string): Promise<void> {
+  const container = testContainer(config);
+  await container.resolve(Migrator).migrate();
+  await container.resolve(ExperimentRepository).insert(experimentId, { name, description: '' }, new Date());
+  await container.resolve(StorageConnector).close();
+  await container.resolve(Logging).close();
+}
+
+/** The measures stored in a test database, counted on a connection of its own (fails fast while MySQL is down). */
+export async function storedMeasures(config: AppConfig): Promise<number> {
+  const { host, port, user, password, database } = config.db;
+  const connection = await mysql.createConnection({ host, port, user, password, database, connectTimeout: 2000 });
+  try {
+    const [[row]] = (await connection.query('SELECT COUNT(*) AS n FROM measures')) as unknown as [[{ n: number }]];
+    return Number(row.n);
+  } finally {
+    await connection.end();
+  }
 }
