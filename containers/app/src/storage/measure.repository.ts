@@ -76,6 +76,10 @@ interface RollupLevel {
 }
 const HOURS: RollupLevel = { table: 'measure_hours', staleTable: 'measure_hours_stale', column: 'hour', unitMs: HOUR };
 const DAYS: RollupLevel = { table: 'measure_days', staleTable: 'measure_days_stale', column: 'day', unitMs: DAY };
+/** Finest first: each level is computed from the one before it (the first from the measures) and marks the one after it stale. */
+const LEVELS: readonly RollupLevel[] = [HOURS, DAYS];
+const finerThan = (level: RollupLevel): RollupLevel | null => LEVELS[LEVELS.indexOf(level) - 1] ?? null;
+const coarserThan = (level: RollupLevel): RollupLevel | null => LEVELS[LEVELS.indexOf(level) + 1] ?? null;
 
 /** Where a summary reads one stretch of its range: a rollup table, or (null) the measures. */
 export interface RangeSegment {
@@ -399,13 +403,14 @@ export class MeasureRepository {
     if (sensorRefs?.length === 0) return [];
     const { from, to } = range;
     if (from === undefined || to === undefined) return this.rawSummary(experimentRef, range, bucketMs, sensorRefs);
-    const segments = splitRange(from, to, [DAYS, HOURS].filter((level) => bucketMs % level.unitMs === 0));
-    const rolled = segments.filter((segment) => segment.level !== null);
-    if (rolled.length > 0) {
-      // Every hour first (a day is made of hours), then the days.
-      await this.refreshStale(experimentRef, HOURS, rolled[0].from / HOUR, rolled.at(-1)!.to / HOUR);
-      const days = rolled.find((segment) => segment.level === DAYS);
-      if (days) await this.refreshStale(experimentRef, DAYS, days.from / DAY, days.to / DAY);
+    // A bucket of whole days is also one of whole hours: the usable levels are the finest ones.
+    const usable = LEVELS.filter((level) => bucketMs % level.unitMs === 0);
+    const segments = splitRange(from, to, [...usable].reverse());
+    // Finest first, each over every segment read at its level or a coarser one: a day is made of hours.
+    for (const [i, level] of usable.entries()) {
+      const covered = segments.filter((segment) => segment.level && usable.indexOf(segment.level) >= i);
+      if (covered.length === 0) continue;
+      await this.refreshStale(experimentRef, level, covered[0].from / level.unitMs, covered.at(-1)!.to / level.unitMs);
     }
     const parts = await Promise.all(
       segments.map(({ level, from, to }) =>
@@ -510,9 +515,10 @@ export class MeasureRepository {
    * before is included; a write committed after re-marks its unit (the mark
    * is absent again) and the next summary recomputes it. A failure rolls the
    * marks back; a deadlock between two refreshes is retried.
-   * Hours are computed from the measures and, in the same transaction, mark
-   * their days stale: a day is recomputed from its hours only after they are
-   * (a day marked by a writer directly could be recomputed from an hour not yet
+   * A level is computed from the finer one (hours from the measures, days
+   * from hours) and, in the same transaction, marks its units of the coarser
+   * level stale: a day is recomputed from its hours only after they are (a day
+   * marked by a writer directly could be recomputed from an hour not yet
    * refreshed, and lose its mark). Runs of consecutive units are read in one
    * range scan.
    */
@@ -544,10 +550,10 @@ export class MeasureRepository {
       for (const [runStart, runEnd] of runs) {
         const from = runStart * unitMs;
         const to = runEnd * unitMs;
-        const parts =
-          level === HOURS
-            ? await this.rawParts(experimentRef, { from, to }, HOUR, null, connection)
-            : await this.rollupParts(experimentRef, HOURS, from / HOUR, to / HOUR, unitMs, null, connection);
+        const finer = finerThan(level);
+        const parts = finer
+          ? await this.rollupParts(experimentRef, finer, from / finer.unitMs, to / finer.unitMs, unitMs, null, connection)
+          : await this.rawParts(experimentRef, { from, to }, unitMs, null, connection);
         const fresh = parts
           .map((p): number[] => [experimentRef, p.sensorRef, p.bucket / unitMs, p.count, p.total, p.min, p.max, p.firstTs, p.first, p.lastTs, p.last])
           .filter((row) => wanted.has(`${row[2]}/${row[1]}`));
@@ -559,15 +565,16 @@ export class MeasureRepository {
           );
         }
       }
-      if (level === HOURS) {
-        const days = new Map<string, number[]>();
-        for (const [ref, hour, sensorRef] of marks) {
-          const day = Math.floor((hour * HOUR) / DAY);
-          days.set(`${day}/${sensorRef}`, [ref, day, sensorRef]);
+      const coarser = coarserThan(level);
+      if (coarser) {
+        const coarserMarks = new Map<string, number[]>();
+        for (const [ref, u, sensorRef] of marks) {
+          const c = Math.floor((u * unitMs) / coarser.unitMs);
+          coarserMarks.set(`${c}/${sensorRef}`, [ref, c, sensorRef]);
         }
-        const rows = [...days.values()].sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+        const rows = [...coarserMarks.values()].sort((a, b) => a[1] - b[1] || a[2] - b[2]);
         for (let i = 0; i < rows.length; i += 2_000) {
-          await connection.query(`INSERT IGNORE INTO ${DAYS.staleTable} (experiment_ref, day, sensor_ref) VALUES ?`, [
+          await connection.query(`INSERT IGNORE INTO ${coarser.staleTable} (experiment_ref, ${coarser.column}, sensor_ref) VALUES ?`, [
             rows.slice(i, i + 2_000),
           ]);
         }
