@@ -7,7 +7,7 @@ import { configOrExit } from '../src/cli/cli-context';
 import { buildContainer } from '../src/container';
 import { UserRepository } from '../src/storage/user.repository';
 import { ExperimentRepository } from '../src/storage/experiment.repository';
-import { MeasureRepository, pageStatement } from '../src/storage/measure.repository';
+import { MeasureRepository, SELECT_MEASURES, pageStatement } from '../src/storage/measure.repository';
 import autocannon from 'autocannon';
 import { freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
 import { StorageConnector } from '../src/storage/storage-connector';
@@ -130,7 +130,7 @@ async function main() {
     // runs for the rows the API returns (the app names sensors from a map of its own).
     const withNames = {
       sql: statement.sql.replace(
-        'SELECT m.ts, m.sensor_ref, m.value, m.unit, m.tags FROM measures m',
+        SELECT_MEASURES,
         'SELECT m.ts, m.sensor_ref, s.sensor, m.value, m.unit, m.tags FROM measures m STRAIGHT_JOIN sensors s ON s.id = m.sensor_ref',
       ),
       params: statement.params,

@@ -108,7 +108,7 @@ export class Metrics {
       // primary gathers every worker's registry through prom-client's cluster support.
       this.registry.setDefaultLabels({ service: 'mymonit', worker: String(cluster.worker!.id) });
       AggregatorRegistry.setRegistries([this.registry]);
-      new AggregatorRegistry();
+      new AggregatorRegistry(); // constructing one makes this worker answer the primary's requests
     } else {
       this.registry.setDefaultLabels({ service: 'mymonit' });
     }
