@@ -3,9 +3,13 @@ import { applyLocalDefaults } from '../src/cli/cli-context';
 
 export { freePort, startAppProcess } from '../test/support/app-process';
 
-/** Benchmarks and the seed use the local services and a database of their own, unless the environment says otherwise. */
+/**
+ * Benchmarks and the seed use the local services and a database of their own,
+ * unless the environment says otherwise. The app logs at its default level
+ * (info), one line per request and per ingestion batch, as deployed.
+ */
 export function useBenchEnvironment(): void {
-  applyLocalDefaults({ DB_DATABASE: 'mymonit_bench', LOG_LEVEL: 'warn' });
+  applyLocalDefaults({ DB_DATABASE: 'mymonit_bench' });
 }
 
 /**

@@ -57,7 +57,6 @@ useBenchEnvironment();
 if (args.database) process.env.DB_DATABASE = args.database;
 process.env.RABBIT_EXCHANGE = 'mymonit.bench';
 process.env.RABBIT_QUEUE = 'measures.bench';
-process.env.LOG_LEVEL = 'warn';
 const config = configOrExit();
 const topology = topologyOf(config);
 

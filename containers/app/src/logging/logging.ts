@@ -6,6 +6,7 @@ import type Transport from 'winston-transport';
 import { CONFIG, type AppConfig } from '../config';
 import { Metrics } from '../metrics/metrics';
 import { consoleFormat, wantsColour } from './console-format';
+import { ConsoleTransport } from './console-transport';
 import { isLogging, toLoggable } from './faceted';
 import { LogstashShipper } from './logstash-shipper';
 
@@ -81,6 +82,7 @@ export class Logging {
   private readonly root: WinstonLogger;
   private readonly context = new AsyncLocalStorage<LogContext>();
   private readonly shipper: LogstashShipper | null;
+  private readonly console: ConsoleTransport | null;
   private readonly self: Log;
 
   constructor(
@@ -88,9 +90,18 @@ export class Logging {
     @inject(Metrics) metrics: Metrics,
     @inject(LOG_CONSOLE) consoleStream: LogConsole,
   ) {
-    const consoleTransport = consoleStream !== 'process'
-      ? new winston.transports.Stream({ stream: consoleStream, format: consoleFormat(false) })
-      : new winston.transports.Console({ format: consoleFormat(wantsColour()), stderrLevels: ['error'] });
+    this.console = null;
+    let consoleTransport: Transport;
+    if (consoleStream === 'process') {
+      this.console = new ConsoleTransport({
+        format: consoleFormat(wantsColour()),
+        immediate: Boolean(process.stdout.isTTY),
+        dropped: (lines) => metrics.consoleLinesDropped.inc(lines),
+      });
+      consoleTransport = this.console;
+    } else {
+      consoleTransport = new winston.transports.Stream({ stream: consoleStream, format: consoleFormat(false) });
+    }
     this.root = winston.createLogger({
       level: config.logLevel,
       // In a cluster (APP_WORKERS > 1) each line says which worker wrote it.
@@ -118,7 +129,8 @@ export class Logging {
   /**
    * Flushes every transport; lines logged before this call are not lost. A
    * connected Logstash gets up to 3 s to take the buffer; an unreachable one
-   * is not waited for (the console says how many lines it missed).
+   * is not waited for (the console says how many lines it missed). The
+   * console's reader gets 3 s too, and 2 s more as the process exits.
    */
   async close(): Promise<void> {
     if (this.shipper) {
@@ -132,6 +144,7 @@ export class Logging {
       this.root.once('finish', () => resolve());
       this.root.end();
     });
+    await this.console?.flush(FLUSH_TIMEOUT_MS);
   }
 
   private startShipper(config: AppConfig, metrics: Metrics): LogstashShipper {

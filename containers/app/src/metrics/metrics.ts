@@ -61,6 +61,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly consoleLinesDropped = new Counter({
+    name: 'mymonit_console_lines_dropped_total',
+    help: 'Console log lines dropped because the reader of stdout/stderr had fallen 16 MB behind',
+    registers: [this.registry],
+  });
+
   readonly logLinesShipped = new Counter({
     name: 'mymonit_log_lines_shipped_total',
     help: 'Log lines written to the Logstash connection',

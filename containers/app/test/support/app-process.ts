@@ -39,6 +39,8 @@ export async function startAppProcess(
   env: Record<string, string | undefined>,
   nodeFlags: string[] = [],
   built: boolean | string = false,
+  /** Leave stdout unread, as a stalled log reader does (the pipe fills at 64 kB). */
+  unreadStdout = false,
 ): Promise<AppProcess> {
   const port = env.REST_PORT && env.REST_PORT !== '0' ? env.REST_PORT : String(await freePort());
   const entry =
@@ -53,7 +55,7 @@ export async function startAppProcess(
     output += String(d);
     captureChildOutput(String(d));
   };
-  child.stdout.on('data', keep);
+  if (!unreadStdout) child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
