@@ -5,12 +5,14 @@ export { freePort, startAppProcess } from '../test/support/app-process';
 
 /**
  * Benchmarks and the seed use the local services and a database of their own,
- * unless the environment says otherwise. The app logs at its default level
- * (info), one line per request and per ingestion batch, as deployed.
+ * unless the environment says otherwise. Their own process logs warnings only.
  */
 export function useBenchEnvironment(): void {
-  applyLocalDefaults({ DB_DATABASE: 'mymonit_bench' });
+  applyLocalDefaults({ DB_DATABASE: 'mymonit_bench', LOG_LEVEL: 'warn' });
 }
+
+/** The app under measurement logs at its default level, one line per request and per ingestion batch, as deployed. */
+export const APP_LOGGING = { LOG_LEVEL: 'info' };
 
 /**
  * A keep-alive HTTP GET that resolves when the whole body has arrived. Leaner

@@ -14,7 +14,7 @@ import { ExperimentRepository } from '../src/storage/experiment.repository';
 import { Migrator } from '../src/storage/migrator';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { startAppProcess, type AppProcess } from '../test/support/app-process';
-import { useBenchEnvironment } from './bench-env';
+import { APP_LOGGING, useBenchEnvironment } from './bench-env';
 import { cpuMeter, machineFacts, percentile, pidsNamed, table } from './stats';
 import { signUp } from '../test/support/identities';
 import { AmqpClient } from '../test/support/amqp';
@@ -255,7 +255,7 @@ async function main() {
     await clean();
     console.log(`(b) round ${round}: prefilling ${MESSAGES} messages…`);
     await publisher.publish(bodies(MESSAGES, single));
-    app = await startAppProcess({ ...process.env }, appFlags, true);
+    app = await startAppProcess({ ...process.env, ...APP_LOGGING }, appFlags, true);
     const started = await consuming();
     const appCpu = drainCpuMeter(app.child.pid!);
     await drained(app, depth, MESSAGES, 'app drain');
@@ -283,7 +283,7 @@ async function main() {
       JSON.stringify(Array.from({ length: 100 }, (_, j) => ({ experiment_id: EXPERIMENT, sensor: `s${(b * 100 + j) % 50}`, value: j, unit: 'K', timestamp: T0 + b * 100 + j }))),
     );
   await publisher.publish(bodies(BATCH_MESSAGES, batchBody));
-  app = await startAppProcess({ ...process.env }, appFlags, true);
+  app = await startAppProcess({ ...process.env, ...APP_LOGGING }, appFlags, true);
   started = await consuming();
   await drained(app, depth, BATCH_MESSAGES, 'app drain of batches');
   const batchRate = (BATCH_MESSAGES * 100) / (Number(process.hrtime.bigint() - started) / 1e9);
@@ -292,7 +292,7 @@ async function main() {
   await clean();
 
   // (d) sustained: publisher (in a worker) at full confirmed rate, app consuming, SSE latency
-  app = await startAppProcess({ ...process.env }, appFlags, true);
+  app = await startAppProcess({ ...process.env, ...APP_LOGGING }, appFlags, true);
   const token = await adminToken();
   const latencies: number[] = [];
   const sentAt: number[] = [];

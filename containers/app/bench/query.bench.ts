@@ -9,7 +9,7 @@ import { UserRepository } from '../src/storage/user.repository';
 import { ExperimentRepository } from '../src/storage/experiment.repository';
 import { MeasureRepository, SELECT_MEASURES, pageStatement } from '../src/storage/measure.repository';
 import autocannon from 'autocannon';
-import { freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
+import { APP_LOGGING, freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { seed, seedExperimentId, seedPlan } from './seed';
 import { cpuMeter, machineFacts, percentile, pidsNamed, table, withChildren } from './stats';
@@ -50,7 +50,7 @@ async function main() {
   const port = await freePort();
   // The app runs in its own process, as in production; this process is its client.
   const app = await startAppProcess(
-    { REST_PORT: String(port) },
+    { REST_PORT: String(port), ...APP_LOGGING },
     process.env.BENCH_APP_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_APP_CPU_PROFILE}`] : [],
     true,
   );
@@ -231,7 +231,7 @@ async function main() {
   const load = await loadOn(app, port, loadSeconds);
   await app.stop();
   const clusterPort = await freePort();
-  const clustered = await startAppProcess({ REST_PORT: String(clusterPort), APP_WORKERS: '2' }, [], true);
+  const clustered = await startAppProcess({ REST_PORT: String(clusterPort), APP_WORKERS: '2', ...APP_LOGGING }, [], true);
   await loadOn(clustered, clusterPort, 3);
   const clusterLoad = await loadOn(clustered, clusterPort, loadSeconds);
   await clustered.stop();
