@@ -20,17 +20,38 @@ export function wantsColour(stream: NodeJS.WriteStream = process.stdout): boolea
 /** Human-readable console lines: `time LEVEL [component] message {fields}`. */
 export function consoleFormat(colour: boolean) {
   const paint = new chalk.Instance({ level: colour ? 1 : 0 });
+  // Painted once per level and per component, not once per line.
+  const levels = new Map<string, string>();
+  const components = new Map<string, string>();
+  const levelOf = (name: string) => {
+    let painted = levels.get(name);
+    if (painted === undefined) {
+      painted = (LEVEL_COLOURS[name] ?? ((c: chalk.Chalk) => c))(paint)(name.toUpperCase().padEnd(5));
+      levels.set(name, painted);
+    }
+    return painted;
+  };
+  const componentOf = (name: string) => {
+    let painted = components.get(name);
+    if (painted === undefined) {
+      painted = paint.dim(`[${name}] `);
+      components.set(name, painted);
+    }
+    return painted;
+  };
   return format((info) => {
-    const level = info.level.toUpperCase().padEnd(5);
-    const painted = (LEVEL_COLOURS[info.level] ?? ((c: chalk.Chalk) => c))(paint)(level);
     // A string: Logging.logger(component) puts it on every line.
-    const component = info.component ? paint.dim(`[${info.component as string}] `) : '';
-    const fields = Object.fromEntries(
-      Object.entries(info).filter(([key]) => !HIDDEN.has(key)),
-    );
-    const rest = Object.keys(fields).length > 0 ? ` ${paint.dim(JSON.stringify(fields))}` : '';
+    const component = info.component ? componentOf(info.component as string) : '';
+    const fields: Record<string, unknown> = {};
+    let any = false;
+    for (const key of Object.keys(info)) {
+      if (HIDDEN.has(key)) continue;
+      fields[key] = info[key];
+      any = true;
+    }
+    const rest = any ? ` ${colour ? paint.dim(JSON.stringify(fields)) : JSON.stringify(fields)}` : '';
     (info as Record<string | symbol, unknown>)[MESSAGE] =
-      `${String(info.timestamp)} ${painted} ${component}${String(info.message)}${rest}`;
+      `${String(info.timestamp)} ${levelOf(info.level)} ${component}${String(info.message)}${rest}`;
     return info;
   })();
 }
