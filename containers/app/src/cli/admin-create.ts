@@ -42,12 +42,14 @@ runCli(async () => {
     throw new ValidationError(errors, `${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}\n${USAGE}`);
   }
   const container = cliContainer();
+  let outcome;
   try {
     await container.resolve(Migrator).migrate();
-    const outcome = await container.resolve(UserService).bootstrapAdmin(input.data.user_id, input.data);
-    console.log(`admin ${input.data.user_id}: ${outcome}`);
+    outcome = await container.resolve(UserService).bootstrapAdmin(input.data.user_id, input.data);
   } finally {
     await container.resolve(StorageConnector).close();
     await container.resolve(Logging).close();
   }
+  // After the log is flushed, so that this line comes last.
+  console.log(`admin ${input.data.user_id}: ${outcome}`);
 });

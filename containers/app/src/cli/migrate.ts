@@ -7,6 +7,7 @@ import { cliContainer, runCli } from './cli-context';
 runCli(async () => {
   const container = cliContainer();
   const applied = await container.resolve(Migrator).migrate();
-  console.log(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'schema already up to date');
+  // After the log is flushed, so that this line comes last.
   await container.resolve(Logging).close();
+  console.log(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'schema already up to date');
 });
