@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,48 @@ describe('Console transport', () => {
     assert.equal(dropped, 15);
     console.close();
     assert.equal(console.read().out.split('\n').length - 1, 10);
+  });
+
+  it('When two processes share the console and its reader is slow, then no line is cut or mixed with the other', async () => {
+    const lines = 4_000;
+    // As the workers of APP_WORKERS: two processes, one pipe.
+    const writer = (name: string) =>
+      `const { ConsoleTransport } = require(${JSON.stringify(join(__dirname, 'console-transport.ts'))});
+       const { MESSAGE } = require('triple-beam');
+       // As in the app, which asks whether stdout is a terminal: Node then makes the pipe non-blocking.
+       void process.stdout.isTTY;
+       const t = new ConsoleTransport();
+       let i = 0;
+       const next = () => {
+         for (let k = 0; k < 100 && i < ${lines}; k++, i++) t.log({ level: 'info', [MESSAGE]: '${name} ' + i + ' ' + 'x'.repeat(150) }, () => {});
+         if (i < ${lines}) setImmediate(next);
+       };
+       next();`;
+    const node = JSON.stringify(process.execPath);
+    const child = spawn('sh', ['-c', `(${node} --import tsx --eval "$W1" & ${node} --import tsx --eval "$W2" & wait) | cat`], {
+      cwd: join(__dirname, '..', '..'),
+      env: { ...process.env, W1: writer('w1'), W2: writer('w2') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8');
+    // A slow reader: a chunk, then a pause, so that the pipe is often full.
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      child.stdout.pause();
+      setTimeout(() => child.stdout.resume(), 20);
+    });
+    const status = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(status, 0);
+    const received = output.split('\n').slice(0, -1);
+    assert.deepEqual(received.filter((line) => !/^w[12] \d+ x{150}$/.test(line)).slice(0, 3), []);
+    for (const name of ['w1', 'w2']) {
+      assert.deepEqual(
+        received.filter((line) => line.startsWith(`${name} `)).map((line) => Number(line.split(' ')[1])),
+        Array.from({ length: lines }, (_, i) => i),
+        `every line of ${name}, in order`,
+      );
+    }
   });
 
   it('When the process exits right after logging, then the buffered lines are still written', () => {

@@ -4,8 +4,14 @@ import Transport, { type TransportStreamOptions } from 'winston-transport';
 
 /** Bytes held while the console's reader is slower than the app; beyond it new lines are dropped. */
 const MAX_BUFFER_BYTES = 16 * 1024 * 1024;
+/**
+ * At most this many bytes per write, whole lines only: a pipe takes a write of
+ * up to PIPE_BUF (4096 on Linux) in one piece, never interleaved with another
+ * process's (the workers of APP_WORKERS share the console).
+ */
+const MAX_WRITE_BYTES = 4096;
 /** When stdout is not a terminal, lines are written once this much has gathered… */
-const BATCH_BYTES = 4096;
+const BATCH_BYTES = 2048;
 /** …or this long after the last write, whichever comes first. */
 const BATCH_MS = 100;
 /** On the way out, how long a reader that is not reading is waited for. */
@@ -27,7 +33,7 @@ export interface ConsoleTransportOptions extends TransportStreamOptions {
  * The process's console (stdout; errors to stderr) for a reader that may fall
  * behind. Node keeps what a full pipe cannot take in process memory, without
  * bound, and drops it when the process exits. Here sonic-boom writes lines off
- * the event loop in batches of 4 kB or every 100 ms, holds at most 16 MB for a
+ * the event loop in batches of 2–4 kB or every 100 ms, holds at most 16 MB for a
  * slow reader (dropping and counting beyond it), and what is still held when
  * the process exits is written synchronously on its way out.
  */
@@ -48,6 +54,7 @@ export class ConsoleTransport extends Transport {
         fd,
         sync: false,
         minLength: options.immediate ? 0 : BATCH_BYTES,
+        maxWrite: MAX_WRITE_BYTES,
         periodicFlush: options.immediate ? 0 : BATCH_MS,
         maxLength: options.maxBufferBytes ?? MAX_BUFFER_BYTES,
         // A full pipe (EAGAIN): retried every 100 ms, and on the way out only until giveUpAt.
