@@ -19,8 +19,8 @@ function transportOnFiles(options: { immediate?: boolean; maxBufferBytes?: numbe
   const log = (level: string, text: string) =>
     transport.log({ level, message: text, [MESSAGE]: text }, () => undefined);
   const read = () => ({ out: readFileSync(paths.out, 'utf8'), err: readFileSync(paths.err, 'utf8') });
-  const close = () => {
-    transport.close();
+  const close = async () => {
+    assert.equal(await transport.flush(1_000), true);
     closeSync(fds.out);
     closeSync(fds.err);
   };
@@ -40,7 +40,7 @@ describe('Console transport', () => {
         .join('');
     assert.equal(out, expected(false));
     assert.equal(err, expected(true));
-    console.close();
+    await console.close();
   });
 
   it('When fewer lines than a batch are logged, then they are written within a batch interval without a flush', async () => {
@@ -49,7 +49,7 @@ describe('Console transport', () => {
     assert.equal(console.read().out, '', 'held for the batch at first');
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(console.read().out, 'a short line\n');
-    console.close();
+    await console.close();
   });
 
   it('When the transport is immediate (a terminal), then a line is written at once', async () => {
@@ -58,16 +58,16 @@ describe('Console transport', () => {
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(console.read().out, 'seen at once\n');
-    console.close();
+    await console.close();
   });
 
-  it('When the reader has fallen behind by more than the buffer, then new lines are dropped and counted', () => {
+  it('When the reader has fallen behind by more than the buffer, then new lines are dropped and counted', async () => {
     let dropped = 0;
     const console = transportOnFiles({ maxBufferBytes: 100, dropped: (lines) => (dropped += lines) });
     // 10 bytes each: the first ten fit, the rest do not (nothing is written in between: no await).
     for (let i = 0; i < 25; i++) console.log('info', `line ${String(i).padStart(4, '0')}`);
     assert.equal(dropped, 15);
-    console.close();
+    await console.close();
     assert.equal(console.read().out.split('\n').length - 1, 10);
   });
 

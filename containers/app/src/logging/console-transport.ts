@@ -89,9 +89,13 @@ export class ConsoleTransport extends Transport {
     return done;
   }
 
+  /**
+   * Called by winston when the logger ends. It must not block: a reader that
+   * has stalled would hold the process forever. What is still held is written
+   * as it can be, and synchronously (bounded) when the process exits.
+   */
   override close(): void {
-    process.removeListener('exit', this.flushOnExit);
-    this.flushSync();
+    for (const stream of [this.out, this.err]) stream.flush();
   }
 
   private flushSync(): void {
