@@ -17,28 +17,21 @@ export function wantsColour(stream: NodeJS.WriteStream = process.stdout): boolea
   return Boolean(stream.isTTY) && process.env.NO_COLOR === undefined;
 }
 
+function paintedOnce(paint: (name: string) => string): (name: string) => string {
+  const painted = new Map<string, string>();
+  return (name) => {
+    let text = painted.get(name);
+    if (text === undefined) painted.set(name, (text = paint(name)));
+    return text;
+  };
+}
+
 /** Human-readable console lines: `time LEVEL [component] message {fields}`. */
 export function consoleFormat(colour: boolean) {
   const paint = new chalk.Instance({ level: colour ? 1 : 0 });
   // Painted once per level and per component, not once per line.
-  const levels = new Map<string, string>();
-  const components = new Map<string, string>();
-  const levelOf = (name: string) => {
-    let painted = levels.get(name);
-    if (painted === undefined) {
-      painted = (LEVEL_COLOURS[name] ?? ((c: chalk.Chalk) => c))(paint)(name.toUpperCase().padEnd(5));
-      levels.set(name, painted);
-    }
-    return painted;
-  };
-  const componentOf = (name: string) => {
-    let painted = components.get(name);
-    if (painted === undefined) {
-      painted = paint.dim(`[${name}] `);
-      components.set(name, painted);
-    }
-    return painted;
-  };
+  const levelOf = paintedOnce((name) => (LEVEL_COLOURS[name] ?? ((c: chalk.Chalk) => c))(paint)(name.toUpperCase().padEnd(5)));
+  const componentOf = paintedOnce((name) => paint.dim(`[${name}] `));
   return format((info) => {
     // A string: Logging.logger(component) puts it on every line.
     const component = info.component ? componentOf(info.component as string) : '';

@@ -10,6 +10,11 @@ import { ConsoleTransport } from './console-transport';
 const dir = mkdtempSync(join(tmpdir(), 'mymonit-console-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Runs with the app's directory as cwd (tsx and its dependencies); each child script starts with these lines. */
+const appDir = join(__dirname, '..', '..');
+const childPreamble = `const { ConsoleTransport } = require(${JSON.stringify(join(__dirname, 'console-transport.ts'))});
+  const { MESSAGE } = require('triple-beam');`;
+
 let files = 0;
 /** A transport writing to two fresh files in place of stdout and stderr. */
 function transportOnFiles(options: { immediate?: boolean; maxBufferBytes?: number; dropped?: (lines: number) => void } = {}) {
@@ -75,8 +80,7 @@ describe('Console transport', () => {
     const lines = 4_000;
     // As the workers of APP_WORKERS: two processes, one pipe.
     const writer = (name: string) =>
-      `const { ConsoleTransport } = require(${JSON.stringify(join(__dirname, 'console-transport.ts'))});
-       const { MESSAGE } = require('triple-beam');
+      `${childPreamble}
        // As in the app, which asks whether stdout is a terminal: Node then makes the pipe non-blocking.
        void process.stdout.isTTY;
        const t = new ConsoleTransport();
@@ -88,7 +92,7 @@ describe('Console transport', () => {
        next();`;
     const node = JSON.stringify(process.execPath);
     const child = spawn('sh', ['-c', `(${node} --import tsx --eval "$W1" & ${node} --import tsx --eval "$W2" & wait) | cat`], {
-      cwd: join(__dirname, '..', '..'),
+      cwd: appDir,
       env: { ...process.env, W1: writer('w1'), W2: writer('w2') },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -120,14 +124,13 @@ describe('Console transport', () => {
         '--import',
         'tsx',
         '--eval',
-        `const { ConsoleTransport } = require(${JSON.stringify(join(__dirname, 'console-transport.ts'))});
-         const { MESSAGE } = require('triple-beam');
+        `${childPreamble}
          const t = new ConsoleTransport();
          for (let i = 0; i < 3; i++) t.log({ level: 'info', [MESSAGE]: 'before exit ' + i }, () => {});
          t.log({ level: 'error', [MESSAGE]: 'an error before exit' }, () => {});
          process.exit(3);`,
       ],
-      { encoding: 'utf8', cwd: join(__dirname, '..', '..') },
+      { encoding: 'utf8', cwd: appDir },
     );
     assert.equal(child.status, 3, child.stderr);
     assert.equal(child.stdout, 'before exit 0\nbefore exit 1\nbefore exit 2\n');

@@ -1,6 +1,7 @@
 import SonicBoom from 'sonic-boom';
 import { MESSAGE } from 'triple-beam';
 import Transport, { type TransportStreamOptions } from 'winston-transport';
+import { settledWithin } from './settled-within';
 
 /** Bytes held while the console's reader is slower than the app; beyond it new lines are dropped. */
 const MAX_BUFFER_BYTES = 16 * 1024 * 1024;
@@ -80,13 +81,9 @@ export class ConsoleTransport extends Transport {
    * the reader has not taken them within `timeoutMs` (the rest are written,
    * if they can be, when the process exits).
    */
-  async flush(timeoutMs: number): Promise<boolean> {
+  flush(timeoutMs: number): Promise<boolean> {
     const flushed = (stream: SonicBoom) => new Promise<void>((resolve) => stream.flush(() => resolve()));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const done = await Promise.race([Promise.all([flushed(this.out), flushed(this.err)]).then(() => true), timeout]);
-    clearTimeout(timer);
-    return done;
+    return settledWithin(Promise.all([flushed(this.out), flushed(this.err)]), timeoutMs);
   }
 
   /**

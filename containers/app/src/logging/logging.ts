@@ -90,18 +90,14 @@ export class Logging {
     @inject(Metrics) metrics: Metrics,
     @inject(LOG_CONSOLE) consoleStream: LogConsole,
   ) {
-    this.console = null;
-    let consoleTransport: Transport;
-    if (consoleStream === 'process') {
-      this.console = new ConsoleTransport({
-        format: consoleFormat(wantsColour()),
-        immediate: Boolean(process.stdout.isTTY),
-        dropped: (lines) => metrics.consoleLinesDropped.inc(lines),
-      });
-      consoleTransport = this.console;
-    } else {
-      consoleTransport = new winston.transports.Stream({ stream: consoleStream, format: consoleFormat(false) });
-    }
+    const consoleTransport = consoleStream === 'process'
+      ? new ConsoleTransport({
+          format: consoleFormat(wantsColour()),
+          immediate: Boolean(process.stdout.isTTY),
+          dropped: (lines) => metrics.consoleLinesDropped.inc(lines),
+        })
+      : new winston.transports.Stream({ stream: consoleStream, format: consoleFormat(false) });
+    this.console = consoleTransport instanceof ConsoleTransport ? consoleTransport : null;
     this.root = winston.createLogger({
       level: config.logLevel,
       // In a cluster (APP_WORKERS > 1) each line says which worker wrote it.

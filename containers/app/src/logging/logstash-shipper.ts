@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import Transport from 'winston-transport';
+import { settledWithin } from './settled-within';
 
 /**
  * The part of winston-logstash 2.1 (`lib/winston-logstash-latest`) used
@@ -130,10 +131,7 @@ export class LogstashShipper extends Transport {
     let done!: () => void;
     const idle = new Promise<void>((resolve) => (done = resolve));
     this.idleWaiters.add(done);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const drained = await Promise.race([idle.then(() => true), timeout]);
-    clearTimeout(timer);
+    const drained = await settledWithin(idle, timeoutMs);
     this.idleWaiters.delete(done);
     return drained;
   }
