@@ -90,10 +90,14 @@ export class MeasureService {
 
   async summary(actor: Actor, experimentId: string, range: MeasureRange, bucketMs: number): Promise<SummaryBucket[]> {
     const experiment = await this.access.visibleExperiment(actor, experimentId);
-    const span = await this.measures.timeSpan(experiment.ref);
-    if (!span) return [];
-    const from = range.from ?? Math.floor(span.first / bucketMs) * bucketMs;
-    const to = range.to ?? span.last + 1;
+    let { from, to } = range;
+    // An open end reaches the experiment's first or last measure (none: nothing to summarise).
+    if (from === undefined || to === undefined) {
+      const span = await this.measures.timeSpan(experiment.ref);
+      if (!span) return [];
+      from ??= Math.floor(span.first / bucketMs) * bucketMs;
+      to ??= span.last + 1;
+    }
     const buckets = Math.ceil((to - from) / bucketMs);
     if (buckets > MAX_BUCKETS_PER_SENSOR) {
       throw new ValidationError([

@@ -149,15 +149,22 @@ function finish(parts: PartialBucket[], names: Map<number, string>): SummaryBuck
     if (!buckets) bySensor.set(sensor, (buckets = new Map<number, PartialBucket>()));
     const m = buckets.get(p.bucket);
     if (!m) {
-      buckets.set(p.bucket, { ...p });
+      // The parts are this summary's own (fresh from the rows): the first of a bucket becomes the bucket.
+      buckets.set(p.bucket, p);
       continue;
     }
     m.count += p.count;
     m.total += p.total;
-    m.min = Math.min(m.min, p.min);
-    m.max = Math.max(m.max, p.max);
-    if (p.firstTs < m.firstTs) [m.firstTs, m.first] = [p.firstTs, p.first];
-    if (p.lastTs > m.lastTs) [m.lastTs, m.last] = [p.lastTs, p.last];
+    if (p.min < m.min) m.min = p.min;
+    if (p.max > m.max) m.max = p.max;
+    if (p.firstTs < m.firstTs) {
+      m.firstTs = p.firstTs;
+      m.first = p.first;
+    }
+    if (p.lastTs > m.lastTs) {
+      m.lastTs = p.lastTs;
+      m.last = p.last;
+    }
   }
   const out: SummaryBucket[] = [];
   for (const sensor of [...bySensor.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
