@@ -49,6 +49,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ingestStoreRetries = new Counter({
+    name: 'mymonit_ingest_store_retries_total',
+    help: 'Batches of measures MySQL did not take, retried with back-off (nothing acknowledged), by driver error code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly ingestMeasures = new Counter({
     name: 'mymonit_ingest_measures_total',
     help: 'Measures committed to MySQL by ingestion',

@@ -5,7 +5,7 @@ import { Logging } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import type { Measure } from '../model/measure';
 import type { MeasureRepository, UnknownExperiment } from '../storage/measure.repository';
-import { RabbitMessageProcessor, isTransient } from './rabbit-message-processor';
+import { RabbitMessageProcessor, isCausedByData } from './rabbit-message-processor';
 
 const logging = new Logging({ logLevel: 'error', logstash: { enabled: false } } as AppConfig, new Metrics(), 'process');
 const body = (value: unknown, experimentId = 'EXP') =>
@@ -24,7 +24,10 @@ class FakeMeasures {
   }
 }
 
-const processorWith = (fake: FakeMeasures) => new RabbitMessageProcessor(fake as unknown as MeasureRepository, logging);
+const processorWith = (fake: FakeMeasures, metrics = new Metrics()) =>
+  new RabbitMessageProcessor(fake as unknown as MeasureRepository, logging, metrics);
+/** An error as mysql2 reports a refusal of the server. */
+const refusal = (code: string, sqlState: string, message: string) => Object.assign(new Error(message), { code, sqlState });
 const decodeAll = (processor: RabbitMessageProcessor, bodies: Buffer[]) => bodies.map((b) => processor.decode(b));
 
 describe('RabbitMessageProcessor', () => {
@@ -48,7 +51,7 @@ describe('RabbitMessageProcessor', () => {
 
   it('When MySQL refuses one message for good, then only that one is dead-lettered and the others are stored', async () => {
     const fake = new FakeMeasures((messages) =>
-      messages.some((m) => m[0].value === 13) ? Object.assign(new Error('Out of range value'), { code: 'ER_WARN_DATA_OUT_OF_RANGE' }) : new Map(),
+      messages.some((m) => m[0].value === 13) ? refusal('ER_WARN_DATA_OUT_OF_RANGE', '22003', 'Out of range value') : new Map(),
     );
     const processor = processorWith(fake);
     const outcomes = await processor.process(decodeAll(processor, [1, 2, 13, 4, 5].map((v) => body(v))));
@@ -69,11 +72,38 @@ describe('RabbitMessageProcessor', () => {
     ]);
   });
 
-  it('When errors are classified, then lost connections and deadlocks are transient, bad data is not', () => {
-    for (const code of ['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']) {
-      assert.equal(isTransient({ code }), true, code);
-    }
-    assert.equal(isTransient({ code: 'ER_WARN_DATA_OUT_OF_RANGE' }), false);
-    assert.equal(isTransient({ code: 'ER_PARSE_ERROR' }), false);
+  it('When MySQL refuses every write for a reason of its own (read-only), then nothing is dead-lettered and all is stored once it accepts', async () => {
+    const readOnly = refusal('ER_OPTION_PREVENTS_STATEMENT', 'HY000', 'The MariaDB server is running with the --read-only option');
+    const fake = new FakeMeasures((_, call) => (call <= 2 ? readOnly : new Map()));
+    const metrics = new Metrics();
+    const processor = processorWith(fake, metrics);
+    const outcomes = await processor.process(decodeAll(processor, [body(1), body(2), body(3)]));
+    assert.deepEqual(outcomes.map((o) => o.stored), [true, true, true]);
+    assert.equal(fake.calls, 3, 'the whole batch retried, not split message by message');
+    assert.match(await metrics.registry.metrics(), /mymonit_ingest_store_retries_total\{reason="ER_OPTION_PREVENTS_STATEMENT"[^}]*\} 2\n/);
+  });
+
+  it('When errors are classified, then only what a message itself causes is the message\'s fault', () => {
+    const byData = [
+      refusal('ER_WARN_DATA_OUT_OF_RANGE', '22003', 'Out of range value'),
+      refusal('ER_DATA_TOO_LONG', '22001', 'Data too long'),
+      refusal('ER_BAD_NULL_ERROR', '23000', 'Column cannot be null'),
+      refusal('ER_CHECK_CONSTRAINT_VIOLATED', 'HY000', 'Check constraint is violated'),
+      refusal('ER_NET_PACKET_TOO_LARGE', '08S01', 'Got a packet bigger than max_allowed_packet'),
+      new Error('refusing to write a measure with a non-numeric key or value (sensor s)'),
+    ];
+    for (const error of byData) assert.equal(isCausedByData(error), true, error.message);
+    const byDatabase = [
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('Connection lost'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }),
+      refusal('ER_LOCK_DEADLOCK', '40001', 'Deadlock found'),
+      refusal('ER_LOCK_WAIT_TIMEOUT', 'HY000', 'Lock wait timeout exceeded'),
+      refusal('ER_OPTION_PREVENTS_STATEMENT', 'HY000', 'read-only'),
+      refusal('ER_NO_SUCH_TABLE', '42S02', "Table 'measures' doesn't exist"),
+      refusal('ER_TABLEACCESS_DENIED_ERROR', '42000', 'INSERT command denied'),
+      refusal('ER_RECORD_FILE_FULL', 'HY000', 'The table is full'),
+      new Error('Pool is closed.'),
+    ];
+    for (const error of byDatabase) assert.equal(isCausedByData(error), false, error.message);
   });
 });

@@ -3,6 +3,7 @@ import { backOff } from 'exponential-backoff';
 import type { Measure } from '../model/measure';
 import { MAX_MESSAGE_BYTES, formatPath, parseMeasureMessage } from '../model/measure-message';
 import { Logging, type Log } from '../logging/logging';
+import { Metrics } from '../metrics/metrics';
 import { MeasureRepository } from '../storage/measure.repository';
 
 /** What became of one message. */
@@ -26,29 +27,33 @@ interface Decoded {
   isArray: boolean;
 }
 
-/** MySQL errors after which the same write may well succeed: wait and retry. */
-const TRANSIENT = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_LOCK_DEADLOCK',
-  'ER_LOCK_WAIT_TIMEOUT',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'ER_QUERY_INTERRUPTED',
-  'ER_CONNECTION_KILLED',
-  'ER_CANT_LOCK',
-]);
+/**
+ * The MySQL errors that a message's own content causes: a value its column
+ * cannot hold (SQLSTATE class 22), a constraint it breaks (class 23, and the
+ * check constraints MySQL reports as HY000), a statement larger than the server
+ * takes. Only these send a message to the dead-letter queue. Every other
+ * refusal is the database's state, not the messages': connection lost or
+ * refused, deadlock, server read-only after a failover, table missing, disk
+ * full, privilege revoked. Those are waited out, since dead-lettering would
+ * divert the whole stream.
+ */
+const CAUSED_BY_DATA = new Set(['ER_CHECK_CONSTRAINT_VIOLATED', 'ER_CONSTRAINT_FAILED', 'ER_NET_PACKET_TOO_LARGE']);
 
-export function isTransient(error: unknown): boolean {
-  const e = error as { code?: string; fatal?: boolean; message?: string };
-  return TRANSIENT.has(e?.code ?? '') || e?.fatal === true || /Pool is closed|Connection lost/i.test(e?.message ?? '');
+export function isCausedByData(error: unknown): boolean {
+  const e = error as { code?: unknown; sqlState?: unknown; fatal?: unknown; message?: unknown } | null;
+  if (typeof e?.code === 'string' && CAUSED_BY_DATA.has(e.code)) return true;
+  if (typeof e?.sqlState === 'string') return e.sqlState.startsWith('22') || e.sqlState.startsWith('23');
+  // No SQLSTATE: the driver's own errors (a connection refused, lost or closed) are the
+  // database's state; anything else was thrown while building the statement from the message.
+  if (typeof e?.code === 'string' || e?.fatal === true) return false;
+  return !/Pool is closed|Connection lost/i.test(typeof e?.message === 'string' ? e.message : '');
 }
+
+/** How a refusal is named in logs and metrics: the driver's code (a bounded set of names). */
+const refusalOf = (error: unknown) => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'unknown';
+};
 
 const clip = (reason: string) => (reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason);
 
@@ -65,6 +70,7 @@ export class RabbitMessageProcessor {
   constructor(
     @inject(MeasureRepository) private readonly measures: MeasureRepository,
     @inject(Logging) logging: Logging,
+    @inject(Metrics) private readonly metrics: Metrics,
   ) {
     this.log = logging.logger('ingest');
   }
@@ -111,12 +117,12 @@ export class RabbitMessageProcessor {
     try {
       refused = await this.withRetries(() => this.measures.storeMessages(valid.map((v) => v.measures)), stillWanted);
     } catch (error) {
-      if (isTransient(error) || !stillWanted()) {
+      if (!isCausedByData(error) || !stillWanted()) {
         for (const v of valid) outcomes[v.index] = { stored: null };
         return;
       }
       if (valid.length === 1) {
-        // MySQL refuses this very message: dead-letter it rather than stall the queue.
+        // MySQL refuses this very message for its content: dead-letter it rather than stall the queue.
         const e = error as { code?: string; message?: string };
         outcomes[valid[0].index] = {
           stored: false,
@@ -151,9 +157,14 @@ export class RabbitMessageProcessor {
       timeMultiple: 2,
       jitter: 'full',
       retry: (error: unknown, attempt: number) => {
-        if (!isTransient(error) || !stillWanted()) return false;
-        const e = error as { code?: string; message?: string };
-        this.log.warn('cannot store measures; retrying', { attempt, reason: e.code ?? e.message });
+        if (isCausedByData(error) || !stillWanted()) return false;
+        const reason = refusalOf(error);
+        this.metrics.ingestStoreRetries.inc({ reason });
+        // The server answered and refused (read-only, table missing, disk full…): someone must act.
+        const answered = typeof (error as { sqlState?: unknown }).sqlState === 'string';
+        const fields = { event: 'ingest.store_retry', attempt, reason };
+        if (answered) this.log.error('MySQL refuses to store measures; nothing is acknowledged, retrying', fields);
+        else this.log.warn('cannot store measures; retrying', fields);
         return true;
       },
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
 import { assertProblem } from '../support/api-client';
 import { AmqpClient, eventually } from '../support/amqp';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -111,6 +112,23 @@ describe('Ingestion over AMQP', () => {
     assert.equal(await count('p'), 0, 'no measure of a refused message is stored');
     const metrics = (await app.api.get('/metrics')).text;
     assert.match(metrics, new RegExp(`mymonit_ingest_messages_total\\{[^}]*outcome="rejected"[^}]*\\} ${poison.length}`));
+  });
+
+  it('When MySQL refuses writes for a reason of its own (the measures table gone a while), then nothing is dead-lettered and all is stored when it is back', async () => {
+    const { host, port, user, password, database } = app.config.db;
+    const db = await mysql.createConnection({ host, port, user, password, database });
+    const deadBefore = await amqp.messageCount(amqp.topology.deadLetterQueue);
+    await db.query('RENAME TABLE measures TO measures_away');
+    try {
+      await amqp.publish(Array.from({ length: 30 }, (_, i) => measure('away', i)));
+      const retried = /mymonit_ingest_store_retries_total\{reason="ER_NO_SUCH_TABLE"[^}]*\} [1-9]/;
+      await eventually(async () => retried.test((await app.api.get('/metrics')).text), 10_000, 'the refused batch retried');
+    } finally {
+      await db.query('RENAME TABLE measures_away TO measures');
+      await db.end();
+    }
+    await eventually(async () => (await count('away')) === 30, 15_000, 'every measure stored once the table is back');
+    assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), deadBefore, 'no message dead-lettered');
   });
 
   it('When nobody watches an experiment live, then storing it publishes no live events', async () => {
