@@ -18,6 +18,8 @@ export class MeasurePublisher {
   async publish(body: Buffer, meta: { messageId: string; userId: string }): Promise<void> {
     await this.connector.publish(this.topology.exchange, this.topology.routingKey, body, {
       contentType: 'application/json',
+      // A queue deleted by hand must not turn a 202 into a loss: unroutable fails the request.
+      mandatory: true,
       messageId: meta.messageId,
       appId: 'mymonit-http',
       timestamp: Math.floor(Date.now() / 1000),

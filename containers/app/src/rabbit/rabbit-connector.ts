@@ -1,12 +1,18 @@
 import { inject, injectable } from 'tsyringe';
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
-import type { ConfirmChannel, Options } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { CONFIG, rabbitEndpoint, type AppConfig } from '../config';
 import { UnavailableError } from '../errors';
 import { Logging, type Log } from '../logging/logging';
 import { declareTopology } from './topology';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
+/** Header that pairs a `mandatory` message the broker returned with its publish. */
+const PUBLISH_ID = 'x-mymonit-publish-id';
+
+/** The broker confirmed a `mandatory` message that no queue took (a queue deleted): nothing was kept. */
+export class UnroutableError extends UnavailableError {}
 
 /**
  * The AMQP I/O (the original's RabbitConnector): one connection that reconnects
@@ -18,6 +24,8 @@ const PUBLISH_TIMEOUT_MS = 10_000;
 export class RabbitConnector {
   private connection: AmqpConnectionManager | null = null;
   private publisher: ChannelWrapper | null = null;
+  /** Publish ids of `mandatory` messages returned unroutable, until their publish settles. */
+  private readonly returned = new Set<string>();
   private readonly log: Log;
 
   constructor(
@@ -47,7 +55,11 @@ export class RabbitConnector {
       name: 'publisher',
       confirm: true,
       publishTimeout: PUBLISH_TIMEOUT_MS,
-      setup: (channel: ConfirmChannel) => declareTopology(channel, this.config),
+      setup: async (channel: ConfirmChannel) => {
+        // basic.return reaches the client before the confirm of the same message.
+        channel.on('return', (message: ConsumeMessage) => this.onReturned(channel, message));
+        await declareTopology(channel, this.config);
+      },
     });
     this.publisher.on('error', (error: Error) => this.log.error('publisher channel error', { reason: error.message }));
     return connection;
@@ -65,16 +77,49 @@ export class RabbitConnector {
     this.connection?.reconnect();
   }
 
-  /** Publishes persistently and resolves once the broker confirmed; fails fast when it is away. */
+  /**
+   * Publishes persistently and resolves once the broker confirmed; fails fast
+   * when it is away. With `mandatory`, a message that no queue took fails
+   * (UnroutableError) instead of vanishing.
+   */
   async publish(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
     if (!this.publisher || !this.isConnected()) throw new UnavailableError('the message broker is not reachable');
-    await this.publisher.publish(exchange, routingKey, body, { persistent: true, ...options });
+    await this.confirmed(this.publisher, exchange, routingKey, body, options);
   }
 
-  /** Publishes and resolves once confirmed, waiting through a reconnection (bounded by the publish timeout). */
+  /** Publishes and resolves once confirmed, waiting through a reconnection (bounded by the publish timeout); `mandatory` as for publish. */
   async publishReliably(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
     if (!this.publisher) throw new UnavailableError('the message broker connection is not started');
-    await this.publisher.publish(exchange, routingKey, body, { persistent: true, ...options });
+    await this.confirmed(this.publisher, exchange, routingKey, body, options);
+  }
+
+  private async confirmed(publisher: ChannelWrapper, exchange: string, routingKey: string, body: Buffer, options: Options.Publish) {
+    if (!options.mandatory) {
+      await publisher.publish(exchange, routingKey, body, { persistent: true, ...options });
+      return;
+    }
+    const id = randomUUID();
+    let returned = false;
+    try {
+      const headers: Record<string, unknown> = { ...(options.headers as Record<string, unknown> | undefined), [PUBLISH_ID]: id };
+      await publisher.publish(exchange, routingKey, body, { persistent: true, ...options, headers });
+    } finally {
+      returned = this.returned.delete(id);
+    }
+    if (returned) {
+      throw new UnroutableError(`the broker routed the message to no queue (exchange ${exchange}, key ${routingKey}); the queues are being declared again`);
+    }
+  }
+
+  /** A mandatory message came back unroutable: its queue is gone (deleted by hand?), so the topology is declared again. */
+  private onReturned(channel: ConfirmChannel, message: ConsumeMessage): void {
+    const id: unknown = message.properties.headers?.[PUBLISH_ID];
+    if (typeof id === 'string') this.returned.add(id);
+    const { exchange, routingKey } = message.fields;
+    this.log.error('the broker routed a message to no queue; declaring the queues again', { exchange, routingKey });
+    declareTopology(channel, this.config).catch((error: Error) =>
+      this.log.error('cannot declare the queues again', { reason: error.message }),
+    );
   }
 
   /** Fire and forget (no confirm awaited): for live events that are worthless once late. */

@@ -227,6 +227,8 @@ export class RabbitListener {
               'x-mymonit-queue': this.topology.queue,
             },
             persistent: true,
+            // A dead-letter queue deleted by hand: the message is not acked but redelivered (and the queue declared again).
+            mandatory: true,
           });
         } catch (error) {
           this.log.error('cannot dead-letter a rejected message; it will be redelivered', {

@@ -131,6 +131,34 @@ describe('Ingestion over AMQP', () => {
     assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), deadBefore, 'no message dead-lettered');
   });
 
+  it('When the dead-letter queue was deleted by hand, then a refused message waits for it to be declared again and lands there', { timeout: 60_000 }, async () => {
+    const rejected = async () => {
+      const line = /mymonit_ingest_messages_total\{[^}]*outcome="rejected"[^}]*\} (\d+)/.exec((await app.api.get('/metrics')).text);
+      return Number(line?.[1] ?? 0);
+    };
+    const before = await rejected();
+    await amqp.channel.deleteQueue(amqp.topology.deadLetterQueue);
+    await amqp.publish([measure('no-dlq', 1, { value: 'hot' }), measure('no-dlq', 2)]);
+    // Counted once the broker has put it in a queue: the first attempt came back unroutable.
+    await eventually(async () => (await rejected()) === before + 1, 15_000, 'the refused message dead-lettered');
+    const dead = await amqp.drainDeadLetters();
+    assert.equal(dead.length, 1);
+    assert.ok(same(measure('no-dlq', 1, { value: 'hot' }), dead[0].content));
+    assert.match(String(dead[0].properties.headers?.['x-mymonit-error']), /^value: /);
+    assert.equal(await count('no-dlq'), 1, 'the valid message beside it is stored');
+  });
+
+  it('When the measures queue was deleted by hand, then HTTP ingestion answers 503 rather than 202 for a message the broker kept nowhere', { timeout: 60_000 }, async () => {
+    const body = [measure('no-queue', 1)];
+    await amqp.channel.deleteQueue(amqp.topology.queue);
+    const refused = await app.api.post('/experiments/ING/measures', body, { token: admin.token });
+    assertProblem(refused, 503);
+    assert.match(refused.body.detail, /routed the message to no queue/);
+    // The app declares its queues again and consumes from them: the client's retry is stored.
+    await eventually(async () => (await app.api.post('/experiments/ING/measures', body, { token: admin.token })).status === 202, 15_000, '202 again');
+    await eventually(async () => (await count('no-queue')) === 1, 15_000, 'the retried message stored');
+  });
+
   it('When nobody watches an experiment live, then storing it publishes no live events', async () => {
     const { queue } = await amqp.channel.assertQueue('', { exclusive: true });
     await amqp.channel.bindQueue(queue, amqp.topology.storedExchange, 'ING');
