@@ -13,7 +13,8 @@ import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import type { User } from '../model/user';
 import { requireAdmin } from '../services/access';
-import { AuthenticationService } from '../services/authentication.service';
+import { AuthenticationService, type Session } from '../services/authentication.service';
+import type { VerifiedIdentity } from '../auth/identity-verifier';
 import { ExperimentController } from './controllers/experiment.controller';
 import { LiveController } from './controllers/live.controller';
 import { MeasureController } from './controllers/measure.controller';
@@ -149,10 +150,10 @@ export class RestListener {
 
   private async serve(route: Route, req: Request, res: Response): Promise<void> {
     res.locals.route = route.path;
-    let user: User | undefined;
+    let session: Session | undefined;
     if (route.access !== 'public') {
       try {
-        user = await this.authentication.authenticate(req.get('authorization'));
+        session = await this.authentication.signIn(req.get('authorization'));
       } catch (error) {
         // A valid identity that is no (longer a) MyMONIT user is a failed login too (403).
         const reason =
@@ -163,12 +164,12 @@ export class RestListener {
         }
         throw error;
       }
-      res.locals.userId = user.userId;
-      if (route.access === 'admin') requireAdmin(user);
+      res.locals.userId = session.user.userId;
+      if (route.access === 'admin') requireAdmin(session.user);
     }
     const inputs = parseInputs(route, req);
     // Public routes get no user: RouteContext only promises one to the others.
-    const result = await route.handle({ ...inputs, user: user!, req, res });
+    const result = await route.handle({ ...inputs, user: session?.user as User, identity: session?.identity as VerifiedIdentity, req, res });
     if (!result) return;
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
     res.status(result.status);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ValidationError, type FieldError } from '../errors';
 import { fieldErrors } from '../model/measure-message';
 import type { User } from '../model/user';
+import type { VerifiedIdentity } from '../auth/identity-verifier';
 
 /** Who may call a route: anyone, any signed-in user, or admins only. */
 export type Access = 'public' | 'user' | 'admin';
@@ -21,6 +22,8 @@ export interface RouteContext<P, Q, B> {
   body: B;
   /** The signed-in user; present on every route whose access is not 'public'. */
   user: User;
+  /** Who signed in and until when their token is valid; present with `user`. */
+  identity: VerifiedIdentity;
   req: Request;
   res: Response;
 }

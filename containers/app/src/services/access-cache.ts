@@ -29,6 +29,7 @@ export class AccessCache {
   private readonly experiments: LRUCache<string, Entry<ExperimentWithAssociation | null>>;
   private generation = 0;
   private enabled = false;
+  private readonly listeners = new Set<() => void>();
   /** ACCESS_CACHE_SECONDS=0: never enabled. */
   private readonly off: boolean;
 
@@ -58,6 +59,17 @@ export class AccessCache {
     this.generation++;
     this.users.clear();
     this.experiments.clear();
+    for (const listener of this.listeners) listener();
+  }
+
+  /**
+   * Calls `listener` whenever access may have changed (a change here or on
+   * another instance, or the notices' subscription coming or going), for what
+   * holds access longer than a request (live streams). Returns the unsubscribe.
+   */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Called by the notice subscription: the cache serves only while notices can reach it. */

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { assertProblem } from '../support/api-client';
 import { AmqpClient, eventually } from '../support/amqp';
+import { readEvents } from '../support/sse';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { associate, createAdmin, createExperiment, createScientist, type Person } from '../support/world';
 
@@ -261,24 +262,4 @@ describe('Two app instances', () => {
 function same(body: string | Buffer | object, content: Buffer): boolean {
   const expected = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   return expected.equals(content);
-}
-
-/** Parses a text/event-stream body into events. */
-async function* readEvents(body: ReadableStream<Uint8Array>) {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = { event: 'message', data: '' };
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event.event = line.slice(7);
-        else if (line.startsWith('data: ')) event.data += line.slice(6);
-      }
-      if (block.split('\n').some((l) => !l.startsWith(':'))) yield event;
-    }
-  }
 }

@@ -40,8 +40,12 @@ export async function deleteIdentity(identity: Identity): Promise<void> {
   await call('accounts:delete', { idToken: identity.idToken });
 }
 
-/** A structurally valid but unsigned token for a uid the emulator never issued. */
-export function forgedToken(uid: string): string {
+/**
+ * A structurally valid but unsigned token (the emulator's verification takes
+ * those) for a uid, by default one the emulator never issued, valid for
+ * `lifetimeSeconds`.
+ */
+export function forgedToken(uid: string, lifetimeSeconds = 3600): string {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
   return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({
@@ -50,7 +54,7 @@ export function forgedToken(uid: string): string {
     sub: uid,
     user_id: uid,
     iat: now,
-    exp: now + 3600,
+    exp: now + lifetimeSeconds,
     auth_time: now,
   })}.`;
 }

@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { Metrics } from '../../metrics/metrics';
 import { MeasureMessage } from '../../model/measure-message';
 import { LiveMeasures } from '../../rabbit/live-measures';
+import { NotFoundError } from '../../errors';
+import { AccessCache } from '../../services/access-cache';
+import { AuthenticationService } from '../../services/authentication.service';
 import { ExperimentAccess } from '../../services/experiment-access';
 import { MeasureService } from '../../services/measure.service';
 import { presentMeasure } from '../presenters';
@@ -11,6 +14,10 @@ import { defineRoute, type Route } from '../route';
 import { ExperimentIdParams } from '../schemas';
 
 const HEARTBEAT_MS = 15_000;
+/** How often an open stream's access is checked again even without an access-change notice. */
+const RECHECK_MS = 60_000;
+/** setTimeout's longest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const StreamQuery = z.object({
   sensor: z
@@ -34,7 +41,22 @@ export class LiveController {
     @inject(ExperimentAccess) private readonly access: ExperimentAccess,
     @inject(LiveMeasures) private readonly live: LiveMeasures,
     @inject(Metrics) private readonly metrics: Metrics,
+    @inject(AuthenticationService) private readonly authentication: AuthenticationService,
+    @inject(AccessCache) private readonly accessCache: AccessCache,
   ) {}
+
+  /** Whether the holder of `uid` may still see the experiment; false once erased, dissociated or demoted. */
+  private async stillAllowed(uid: string, experimentId: string): Promise<boolean> {
+    const user = await this.authentication.userOf(uid);
+    if (!user) return false;
+    try {
+      await this.access.visibleExperiment(user, experimentId);
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
 
   /** Ends every open stream (shutdown): clients reconnect to another instance. */
   closeStreams(): void {
@@ -70,7 +92,7 @@ export class LiveController {
         operationId: 'streamMeasures',
         summary: 'New measures as they are stored (Server-Sent Events)',
         description:
-          'Events: `ready` once the stream is live, then `measures` with a JSON array of measures as each batch is committed (by any app instance). A comment line every 15 s keeps proxies from closing the connection.',
+          'Events: `ready` once the stream is live, then `measures` with a JSON array of measures as each batch is committed (by any app instance). A comment line every 15 s keeps proxies from closing the connection. The stream lasts no longer than the token it was opened with, nor than its access: it ends with an `end` event, `{"reason":"token-expired"}` (reconnect with a fresh token) or `{"reason":"access-revoked"}` (the user was erased, dissociated or demoted).',
         tag,
         access: 'user',
         params: ExperimentIdParams,
@@ -78,7 +100,7 @@ export class LiveController {
         responses: {
           200: { description: 'An event stream', alternatives: { 'text/event-stream': z.string() } },
         },
-        handle: async ({ user, params, query, req, res }) => {
+        handle: async ({ user, params, query, identity, res }) => {
           const experiment = await this.access.visibleExperiment(user, params.experiment_id);
           const sensors = query.sensor ? new Set(query.sensor) : null;
           const present = presentMeasure(experiment.experimentId);
@@ -94,14 +116,34 @@ export class LiveController {
             if (shown.length > 0) res.write(`event: measures\ndata: ${JSON.stringify(shown.map(present))}\n\n`);
           });
           const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+          const end = (reason: 'access-revoked' | 'token-expired') => {
+            if (res.writableEnded) return;
+            res.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+          };
+          // The access the stream was opened with is checked again whenever it may have changed
+          // (an access-change notice, or every minute for changes no notice announces), and the
+          // stream lasts no longer than the token it was opened with.
+          const recheck = () => {
+            this.stillAllowed(identity.uid, experiment.experimentId).then(
+              (allowed) => allowed || end('access-revoked'),
+              () => undefined, // MySQL away: the stream stays; the next check decides
+            );
+          };
+          const stopWatching = this.accessCache.onChange(recheck);
+          const periodic = setInterval(recheck, RECHECK_MS);
+          const expiry = setTimeout(() => end('token-expired'), Math.min(Math.max(0, identity.expiresAt * 1000 - Date.now()), MAX_TIMER_MS));
           this.streams.add(res);
-          req.once('close', () => {
+          // The response's 'close': the stream ended here, or the client went away.
+          res.once('close', () => {
             clearInterval(heartbeat);
+            clearInterval(periodic);
+            clearTimeout(expiry);
+            stopWatching();
             unsubscribe();
             this.streams.delete(res);
           });
           await bound;
-          res.write(`retry: 3000\nevent: ready\ndata: {}\n\n`);
+          if (!res.writableEnded) res.write(`retry: 3000\nevent: ready\ndata: {}\n\n`);
         },
       }),
     ];
