@@ -155,9 +155,13 @@ describe('Nginx in front of the app', { skip: !NGINX && 'nginx is not installed'
     assert.equal(answer.headers.location, 'https://mymonit.example/experiments?limit=5');
   });
 
-  it('When /metrics is asked through the proxy, then 404, while the app serves it on the internal network', async () => {
-    assert.equal((await https('/metrics')).status, 404);
+  it('When /metrics is asked through the proxy, whatever its spelling, then 404, while the app serves it on the internal network', async () => {
+    for (const path of ['/metrics', '/metrics/', '/METRICS', '/Metrics?x=1', '//metrics', '/metrics/.']) {
+      assert.equal((await https(path)).status, 404, path);
+    }
     assert.equal((await fetch(`${app.baseUrl}/metrics`)).status, 200);
+    // The app's own rule, whatever the proxy's: a forwarded request gets no metrics.
+    assert.equal((await fetch(`${app.baseUrl}/METRICS/`, { headers: { 'x-forwarded-for': '203.0.113.7' } })).status, 404);
   });
 
   it('When a request passes the proxy, then its request id is the same in the response, the access log and the app log', async () => {

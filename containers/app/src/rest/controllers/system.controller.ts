@@ -1,4 +1,5 @@
 import { inject, injectable } from 'tsyringe';
+import { NotFoundError } from '../../errors';
 import { z } from 'zod';
 import { CONFIG, type AppConfig } from '../../config';
 import { Metrics } from '../../metrics/metrics';
@@ -85,6 +86,8 @@ export class SystemController {
         path: '/metrics',
         operationId: 'metrics',
         summary: 'Prometheus metrics (internal network only: the proxy does not expose it)',
+        description:
+          'Answers only requests that came straight to the app: one that passed through a proxy (it carries `X-Forwarded-For`) gets 404, whatever the spelling of the path, so the metrics stay internal even when a proxy rule misses a variant.',
         tag,
         access: 'public',
         responses: {
@@ -93,7 +96,9 @@ export class SystemController {
             alternatives: { 'text/plain': z.string() },
           },
         },
-        handle: async ({ res }) => {
+        errors: [404],
+        handle: async ({ req, res }) => {
+          if (req.get('x-forwarded-for') !== undefined) throw new NotFoundError(`No route for ${req.method} ${req.path}`);
           res.type(this.metrics.registry.contentType).send(await this.metrics.exposition());
         },
       }),
