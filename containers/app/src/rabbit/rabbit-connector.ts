@@ -8,6 +8,8 @@ import { Logging, type Log } from '../logging/logging';
 import { declareTopology } from './topology';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
+/** Pause before a channel whose setup the broker refused is set up again. */
+const SETUP_RETRY_MS = 10_000;
 /** Header that pairs a `mandatory` message the broker returned with its publish. */
 const PUBLISH_ID = 'x-mymonit-publish-id';
 
@@ -24,6 +26,7 @@ export class UnroutableError extends UnavailableError {}
 export class RabbitConnector {
   private connection: AmqpConnectionManager | null = null;
   private publisher: ChannelWrapper | null = null;
+  private setupRetry: NodeJS.Timeout | null = null;
   /** Publish ids of `mandatory` messages returned unroutable, until their publish settles. */
   private readonly returned = new Set<string>();
   private readonly log: Log;
@@ -61,15 +64,38 @@ export class RabbitConnector {
         await declareTopology(channel, this.config);
       },
     });
-    this.publisher.on('error', (error: Error) => this.log.error('publisher channel error', { reason: error.message }));
+    this.publisher.on('error', (error: Error) => this.setupFailed('publisher', error));
     return connection;
   }
 
   /** A channel (re)set up by `setup` on every connection; `setup` gets the raw amqplib channel. */
   channel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ChannelWrapper {
     const wrapper = this.start().createChannel({ name, confirm: false, setup });
-    wrapper.on('error', (error: Error) => this.log.error('channel setup failed', { channel: name, reason: error.message }));
+    wrapper.on('error', (error: Error) => this.setupFailed(name, error));
     return wrapper;
+  }
+
+  /**
+   * A channel's setup failed (the broker refused a declaration: a queue that
+   * exists with other arguments, say) and the broker closed that channel;
+   * nothing would set it up again while the connection lives. Reconnects
+   * after a pause, so every setup is tried again until the cause is removed.
+   */
+  private setupFailed(channel: string, error: Error): void {
+    this.log.error('cannot set up a channel; trying again in 10 s', {
+      event: 'rabbit.setup_failed',
+      channel,
+      reason: error.message,
+      hint: /PRECONDITION_FAILED/.test(error.message)
+        ? 'a queue or exchange exists with other settings than MyMONIT declares: delete it (after moving its messages) or rename RABBIT_QUEUE/RABBIT_EXCHANGE'
+        : undefined,
+    });
+    if (this.setupRetry) return;
+    this.setupRetry = setTimeout(() => {
+      this.setupRetry = null;
+      this.reconnect();
+    }, SETUP_RETRY_MS);
+    this.setupRetry.unref();
   }
 
   /** Drops the connection and reconnects (after a channel closed while the connection stayed up). */
@@ -134,6 +160,8 @@ export class RabbitConnector {
 
   /** Closes channels and connection; a broker that is already gone is not an error here. */
   async close(): Promise<void> {
+    if (this.setupRetry) clearTimeout(this.setupRetry);
+    this.setupRetry = null;
     await this.publisher?.close().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
     this.publisher = null;

@@ -111,15 +111,26 @@ export class RabbitListener {
       this.openGenerations.add(generation);
       channel.once('close', () => {
         this.openGenerations.delete(generation);
+        if (this.consumer?.channel === channel) this.consumer = null;
         this.recoverLater(generation);
       });
       const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
-        if (message) this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
-        else this.recoverLater(generation); // cancelled by the broker (queue deleted)
+        if (message) {
+          this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
+        } else {
+          // Cancelled by the broker (queue deleted).
+          if (this.consumer?.channel === channel) this.consumer = null;
+          this.recoverLater(generation);
+        }
       });
       this.consumer = { channel, tag: consumerTag };
       this.log.info('consuming', { queue: this.topology.queue, prefetch: this.config.ingest.prefetch });
     });
+  }
+
+  /** Whether the queue is being consumed now (for /ready): false while the consumer is being set up again, or after stop(). */
+  isConsuming(): boolean {
+    return this.consumer !== null && !this.stopping;
   }
 
   /**

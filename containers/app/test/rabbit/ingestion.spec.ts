@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import amqplib from 'amqplib';
 import mysql from 'mysql2/promise';
 import { assertProblem } from '../support/api-client';
 import { AmqpClient, eventually } from '../support/amqp';
 import { readEvents } from '../support/sse';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { loadConfig } from '../../src/config';
+import { startTestApp, testEnvironment, type TestApp } from '../support/test-app';
 import { associate, createAdmin, createExperiment, createScientist, type Person } from '../support/world';
 
 const T = Date.parse('2026-11-23T10:00:00.000Z');
@@ -263,3 +266,47 @@ function same(body: string | Buffer | object, content: Buffer): boolean {
   const expected = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   return expected.equals(content);
 }
+
+describe('A measures queue that exists with other settings', () => {
+  const queue = `measures.test.mismatch.${randomBytes(4).toString('hex')}`;
+  let app: TestApp;
+  let raw: amqplib.ChannelModel;
+
+  before(async () => {
+    // As left by another deployment: the same name, without the dead-letter arguments.
+    raw = await amqplib.connect(loadConfig(testEnvironment()).rabbit.url);
+    const channel = await raw.createChannel();
+    await channel.assertQueue(queue, { durable: true });
+    await channel.close();
+    app = await startTestApp({ RABBIT_QUEUE: queue });
+  });
+  after(async () => {
+    await app?.stop();
+    await raw?.close();
+  });
+
+  it('When the broker refuses the declaration, then /ready says RabbitMQ is down, and once the queue is removed the app consumes by itself', { timeout: 90_000 }, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const notReady = await app.api.get('/ready');
+    assert.equal(notReady.status, 503);
+    assert.deepEqual(notReady.body.checks, { mysql: 'up', rabbitmq: 'down' });
+    assert.equal((await app.api.get('/health')).status, 200, 'the API serves meanwhile');
+    const channel = await raw.createChannel();
+    await channel.deleteQueue(queue);
+    await channel.close();
+    await eventually(async () => (await app.api.get('/ready')).status === 200, 30_000, '/ready 200 once the queue is declared again');
+    const admin = await createAdmin(app);
+    await createExperiment(app, admin, 'ING');
+    const amqp = await AmqpClient.connect(app.config);
+    try {
+      await amqp.publish([measure('after-mismatch', 1)]);
+      await eventually(
+        async () => (await app.api.get('/experiments/ING/measures?sensor=after-mismatch', { token: admin.token })).body.items.length === 1,
+        10_000,
+        'the measure stored',
+      );
+    } finally {
+      await amqp.close();
+    }
+  });
+});

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CONFIG, type AppConfig } from '../../config';
 import { Metrics } from '../../metrics/metrics';
 import { RabbitConnector } from '../../rabbit/rabbit-connector';
+import { RabbitListener } from '../../rabbit/rabbit-listener';
 import { StorageConnector } from '../../storage/storage-connector';
 import { defineRoute, type Route } from '../route';
 import { HealthSchema, ReadySchema, WebConfigSchema } from '../schemas';
@@ -14,6 +15,7 @@ export class SystemController {
     @inject(CONFIG) private readonly config: AppConfig,
     @inject(StorageConnector) private readonly storage: StorageConnector,
     @inject(RabbitConnector) private readonly rabbit: RabbitConnector,
+    @inject(RabbitListener) private readonly listener: RabbitListener,
     @inject(Metrics) private readonly metrics: Metrics,
   ) {}
 
@@ -61,7 +63,9 @@ export class SystemController {
         method: 'get',
         path: '/ready',
         operationId: 'ready',
-        summary: 'Readiness: 200 only when MySQL and RabbitMQ are connected',
+        summary: 'Readiness: 200 only when MySQL is connected and the measures queue is consumed',
+        description:
+          '`rabbitmq` is `up` when the broker is connected and this instance consumes the measures queue: `down` while the broker is away, while the consumer is being set up again, or when the broker refuses the queue\'s declaration (the log says why).',
         tag,
         access: 'public',
         responses: {
@@ -71,7 +75,7 @@ export class SystemController {
         handle: async () => {
           const checks = {
             mysql: (await this.storage.ping()) ? 'up' : 'down',
-            rabbitmq: this.rabbit.isConnected() ? 'up' : 'down',
+            rabbitmq: this.rabbit.isConnected() && this.listener.isConsuming() ? 'up' : 'down',
           } as const;
           const ready = checks.mysql === 'up' && checks.rabbitmq === 'up';
           return {
