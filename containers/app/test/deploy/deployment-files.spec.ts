@@ -80,6 +80,7 @@ describe('docker-compose.yml', () => {
     assert.deepEqual([config.logstash.host, config.logstash.port], ['logstash', 5959]);
     assert.equal(config.firebase.credentialsFile, '/run/secrets/firebase-service-account');
     assert.equal(config.firebase.emulatorHost, undefined, 'never the emulator in the stack');
+    assert.equal(config.firebase.webApiKey, 'your-firebase-web-api-key', 'the web page can sign in');
     assert.ok(Object.keys(compose.secrets).includes('firebase-service-account'));
   });
 
@@ -159,6 +160,7 @@ describe('Kubernetes manifests', () => {
     const config = find('ConfigMap').data as Record<string, string>;
     const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort;
     assert.equal(String(port), config.REST_PORT);
+    assert.ok(config.FIREBASE_WEB_API_KEY, 'the web page can sign in');
     assert.equal(container.readinessProbe.httpGet.path, '/ready');
     assert.equal(container.livenessProbe.httpGet.path, '/health');
     assert.ok(container.resources.requests.cpu, 'a CPU request (the HPA needs one)');
