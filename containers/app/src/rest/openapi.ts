@@ -10,13 +10,15 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found (also: an experiment you are not associated with)',
   409: 'Conflicts with the current state',
   413: 'Body larger than 1 MiB',
+  503: 'A dependency (MySQL, or the broker for ingestion) is unavailable; try again after `Retry-After` seconds',
 };
 
 /** The error statuses a route can answer, from what it takes and who may call it. */
 export function errorStatuses(route: Route): number[] {
   const statuses = new Set<number>(route.errors ?? []);
   if (route.params || route.query || route.body) statuses.add(400);
-  if (route.access !== 'public') [401, 403].forEach((s) => statuses.add(s));
+  // Signing in looks the user up in MySQL: every such route can meet an outage.
+  if (route.access !== 'public') [401, 403, 503].forEach((s) => statuses.add(s));
   if (route.path.includes('{')) statuses.add(404);
   if (route.body) statuses.add(413);
   return [...statuses].sort();

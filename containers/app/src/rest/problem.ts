@@ -11,6 +11,7 @@ import {
   type FieldError,
 } from '../errors';
 import type { Log } from '../logging/logging';
+import { isDatabaseUnreachable } from '../storage/storage-connector';
 
 /** RFC 9457 problem details. */
 export interface ProblemDetails {
@@ -60,6 +61,7 @@ export function toProblem(error: unknown): ProblemDetails {
   if (error instanceof NotFoundError) return problem(404, error.message);
   if (error instanceof ConflictError) return problem(409, error.message);
   if (error instanceof UnavailableError) return problem(503, error.message);
+  if (isDatabaseUnreachable(error)) return problem(503, 'The database is unavailable; try again shortly');
   const e = error as { type?: string; status?: number; message?: string };
   // body-parser's errors carry a status and a type.
   if (e?.type === 'entity.too.large') return problem(413, 'The request body is larger than 1 MiB');
@@ -90,6 +92,8 @@ export function problemHandler(log: Log): ErrorRequestHandler {
       res.destroy();
       return;
     }
+    // Outages pass: a client may try again in a few seconds.
+    if (body.status === 503) res.setHeader('Retry-After', '5');
     sendProblem(req, res, body);
   };
 }

@@ -18,15 +18,19 @@ class FakeUsers {
     return Promise.resolve(this.rows.get(userId) ?? null);
   }
   update(userId: string, profile: UserProfile, now: Date) {
+    if (profile.role !== 'ADMIN') this.keepAnotherAdmin(userId);
     Object.assign(this.rows.get(userId)!, profile, { updatedAt: now });
     return Promise.resolve(true);
   }
   erase(userId: string, now: Date) {
+    this.keepAnotherAdmin(userId);
     Object.assign(this.rows.get(userId)!, { name: null, email: null, username: null, erasedAt: now });
     return Promise.resolve(true);
   }
-  countAdmins() {
-    return Promise.resolve([...this.rows.values()].filter((u) => u.role === 'ADMIN' && !u.isErased).length);
+  /** The repository's rule (enforced there under a lock): the last admin stays one. */
+  private keepAnotherAdmin(userId: string) {
+    const admins = [...this.rows.values()].filter((u) => u.role === 'ADMIN' && !u.isErased);
+    if (admins.some((u) => u.userId === userId) && admins.length <= 1) throw new ConflictError('the last admin cannot be removed or demoted');
   }
 }
 

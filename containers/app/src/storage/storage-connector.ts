@@ -5,6 +5,27 @@ import { CONFIG, type AppConfig } from '../config';
 /** Connections of the ingestion writer, beside DB_POOL_SIZE: one per batch it writes at once (two). */
 export const BATCH_CONNECTIONS = 2;
 
+/** Driver errors that mean MySQL cannot be reached or is going away (not a refusal of the statement). */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+]);
+
+/** Whether an error says MySQL is unreachable (an outage), as opposed to refusing what was asked. */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  const e = error as { code?: unknown; fatal?: unknown } | null;
+  return (typeof e?.code === 'string' && UNREACHABLE.has(e.code)) || e?.fatal === true;
+}
+
 /** The MySQL connection pools: the only way the repositories reach the database. */
 @injectable()
 export class StorageConnector {

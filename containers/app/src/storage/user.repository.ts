@@ -1,5 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2';
+import type { PoolConnection } from 'mysql2/promise';
 import { ConflictError } from '../errors';
 import { User, type Role, type UserProfile } from '../model/user';
 import { StorageConnector, duplicateKey } from './storage-connector';
@@ -84,12 +85,15 @@ export class UserRepository {
 
   async update(userId: string, profile: UserProfile, now: Date): Promise<boolean> {
     try {
-      const [result] = await this.storage.pool.execute<ResultSetHeader>(
-        `UPDATE users SET username = ?, name = ?, email = ?, role = ?, updated_at = ?
-         WHERE user_id = ? AND erased_at IS NULL`,
-        [profile.username, profile.name, profile.email, profile.role, now, userId],
-      );
-      return result.affectedRows === 1;
+      return await this.storage.transaction(async (connection) => {
+        if (profile.role !== 'ADMIN') await this.keepAnotherAdmin(connection, userId);
+        const [result] = await connection.execute<ResultSetHeader>(
+          `UPDATE users SET username = ?, name = ?, email = ?, role = ?, updated_at = ?
+           WHERE user_id = ? AND erased_at IS NULL`,
+          [profile.username, profile.name, profile.email, profile.role, now, userId],
+        );
+        return result.affectedRows === 1;
+      }, { deadlockRetries: 2 });
     } catch (error) {
       conflict(error);
     }
@@ -101,6 +105,7 @@ export class UserRepository {
    */
   async erase(userId: string, now: Date): Promise<boolean> {
     return this.storage.transaction(async (connection) => {
+      await this.keepAnotherAdmin(connection, userId);
       const [result] = await connection.execute<ResultSetHeader>(
         `UPDATE users SET username = NULL, name = NULL, email = NULL, updated_at = ?, erased_at = ?
          WHERE user_id = ? AND erased_at IS NULL`,
@@ -109,13 +114,20 @@ export class UserRepository {
       if (result.affectedRows !== 1) return false;
       await connection.execute('DELETE FROM experiment_users WHERE user_id = ?', [userId]);
       return true;
-    });
+    }, { deadlockRetries: 2 });
   }
 
-  async countAdmins(): Promise<number> {
-    const [rows] = await this.storage.pool.query<RowDataPacket[]>(
-      "SELECT COUNT(*) AS n FROM users WHERE role = 'ADMIN' AND erased_at IS NULL",
+  /**
+   * Refuses to let `userId` stop being an admin when no other admin is left.
+   * The admins' rows stay locked until the transaction ends, so two admins
+   * erasing or demoting each other at once cannot both pass: the second waits,
+   * then counts again.
+   */
+  private async keepAnotherAdmin(connection: PoolConnection, userId: string): Promise<void> {
+    const [admins] = await connection.query<RowDataPacket[]>(
+      "SELECT user_id FROM users WHERE role = 'ADMIN' AND erased_at IS NULL FOR UPDATE",
     );
-    return Number(rows[0]?.n ?? 0);
+    const isAdmin = admins.some((a) => a.user_id === userId);
+    if (isAdmin && admins.length <= 1) throw new ConflictError('the last admin cannot be removed or demoted');
   }
 }

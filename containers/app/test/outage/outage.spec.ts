@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { AmqpClient, eventually } from '../support/amqp';
 import { startAppProcess, type AppProcess } from '../support/app-process';
+import { signUp } from '../support/identities';
 import { dropDatabase, prepareDatabase, removeTopology, storedMeasures, testEnvironment } from '../support/test-app';
 
 /**
@@ -143,8 +144,9 @@ describe('Outages', { concurrency: false }, () => {
     await amqp.publish(messages(50_000));
     app = await startAppProcess(env);
     await eventually(async () => (await storedOr(0)) >= 5_000, 60_000, 'ingestion under way');
+    const reader = await signUp('outage-reader');
     sh('mysqladmin', '--protocol=tcp', '-h127.0.0.1', '-uroot', 'shutdown');
-    let during: { ready: number; health: number; queued: number };
+    let during: { ready: number; health: number; queued: number; signedIn: Response };
     try {
       await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 503, 15_000, '/ready to say 503');
       await new Promise((r) => setTimeout(r, 20_000));
@@ -152,12 +154,17 @@ describe('Outages', { concurrency: false }, () => {
         ready: (await fetch(`${app.baseUrl}/ready`)).status,
         health: (await fetch(`${app.baseUrl}/health`)).status,
         queued: (await amqp.channel.checkQueue(amqp.topology.queue)).messageCount,
+        // Signing in looks the user up in MySQL.
+        signedIn: await fetch(`${app.baseUrl}/me`, { headers: { authorization: `Bearer ${reader.idToken}` } }),
       };
     } finally {
       await startMariaDb();
     }
     assert.equal(during.health, 200, 'REST serves while MySQL is down');
     assert.equal(during.ready, 503);
+    assert.equal(during.signedIn.status, 503, 'an outage, not an internal error');
+    assert.equal(during.signedIn.headers.get('retry-after'), '5');
+    assert.match(((await during.signedIn.json()) as { detail: string }).detail, /database is unavailable/);
     assert.ok(during.queued > 0, 'messages wait in RabbitMQ while MySQL is down');
     await untilAllStored(50_000, 120_000);
     assert.equal(await stored(), 50_000);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { assertProblem } from '../support/api-client';
 import { signUp } from '../support/identities';
+import { StorageConnector } from '../../src/storage/storage-connector';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { associate, createAdmin, createExperiment, createScientist, type Person } from '../support/world';
 
@@ -171,6 +172,31 @@ describe('Users', () => {
       assert.equal((await solo.api.get('/me', { token: only.token })).body.role, 'ADMIN');
     } finally {
       await solo.stop();
+    }
+  });
+
+  it('When the last two admins erase or demote each other at the same moment, then one of them stays an admin', { timeout: 120_000 }, async () => {
+    // Round after round on a fresh database: a check-then-write without a lock lets both pass, now and then.
+    for (let round = 0; round < 4; round++) {
+      const pair = await startTestApp();
+      try {
+        const [a, b] = [await createAdmin(pair, 'PA'), await createAdmin(pair, 'PB')];
+        const demoteA = { name: 'A', username: a.identity.uid, email: 'a@example.org', role: 'SCIENTIST' };
+        const answers = await Promise.all([
+          pair.api.delete('/users/PB', { token: a.token }),
+          round % 2 === 0 ? pair.api.delete('/users/PA', { token: b.token }) : pair.api.put('/users/PA', demoteA, { token: b.token }),
+        ]);
+        // The second is refused: 409 (the last admin), or 403 when it came after its own caller was erased.
+        const statuses = answers.map((r) => r.status);
+        assert.equal(statuses.filter((status) => status < 300).length, 1, `round ${round}: one of them passed (got ${statuses.join(', ')})`);
+        assert.ok(statuses.some((status) => status === 409 || status === 403), `round ${round}: ${statuses.join(', ')}`);
+        const [[{ n }]] = (await pair.container
+          .resolve(StorageConnector)
+          .pool.query("SELECT COUNT(*) AS n FROM users WHERE role = 'ADMIN' AND erased_at IS NULL")) as unknown as [[{ n: number }]];
+        assert.equal(Number(n), 1, `round ${round}: one admin left`);
+      } finally {
+        await pair.stop();
+      }
     }
   });
 });
