@@ -34,7 +34,7 @@ cat <<INFO
 
 MyMONIT is up.
   App (HTTPS, Swagger UI at /docs):  https://localhost/
-  RabbitMQ for instruments:          amqp://localhost:5672 (RABBIT_USER / RABBIT_PASSWORD of .env)
+  RabbitMQ for instruments:          amqp://localhost:5672 (give them a publish-only account: docs/deployment.md, "Instruments' broker account")
   Kibana (user elastic):             http://localhost:5601/app/dashboards#/view/mymonit-audit
 First admin:
   docker compose exec app node containers/app/dist/cli/admin-create.js --user-id A1 --uid <firebase uid> --name "<full name>" --email <email>
