@@ -5,6 +5,7 @@ import { MAX_MESSAGE_BYTES, formatPath, parseMeasureMessage } from '../model/mea
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import { MeasureRepository } from '../storage/measure.repository';
+import { isDatabaseUnreachable } from '../storage/storage-connector';
 
 /** What became of one message. */
 export type Outcome =
@@ -160,11 +161,10 @@ export class RabbitMessageProcessor {
         if (isCausedByData(error) || !stillWanted()) return false;
         const reason = refusalOf(error);
         this.metrics.ingestStoreRetries.inc({ reason });
-        // The server answered and refused (read-only, table missing, disk full…): someone must act.
-        const answered = typeof (error as { sqlState?: unknown }).sqlState === 'string';
         const fields = { event: 'ingest.store_retry', attempt, reason };
-        if (answered) this.log.error('MySQL refuses to store measures; nothing is acknowledged, retrying', fields);
-        else this.log.warn('cannot store measures; retrying', fields);
+        if (isDatabaseUnreachable(error)) this.log.warn('cannot store measures; retrying', fields);
+        // Reachable, yet refusing (read-only, table missing, disk full…): someone must act.
+        else this.log.error('MySQL refuses to store measures; nothing is acknowledged, retrying', fields);
         return true;
       },
     });
