@@ -15,6 +15,14 @@ interface ClusterMetricsResponse {
   error?: string;
 }
 
+/** Connections of one MySQL pool: checked out, idle, and requests waiting for one. */
+export interface PoolState {
+  pool: string;
+  inUse: number;
+  idle: number;
+  waiting: number;
+}
+
 /** Prometheus metrics of one app instance (its own registry, so tests can run several). */
 @injectable()
 export class Metrics {
@@ -100,6 +108,39 @@ export class Metrics {
     help: 'Log lines waiting for Logstash',
     registers: [this.registry],
     collect: (): void => this.logLinesBuffered.set(this.logLinesBufferedSource()),
+  });
+
+  /** Read when scraped: set by the storage connector. */
+  poolStatesSource: () => PoolState[] = () => [];
+
+  readonly dbPoolConnections: Gauge<'pool' | 'state'> = new Gauge({
+    name: 'mymonit_db_pool_connections',
+    help: 'MySQL connections by pool (queries, ingestion) and state: in_use, idle, or waiting (requests queued for one)',
+    labelNames: ['pool', 'state'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      for (const { pool, inUse, idle, waiting } of this.poolStatesSource()) {
+        this.dbPoolConnections.set({ pool, state: 'in_use' }, inUse);
+        this.dbPoolConnections.set({ pool, state: 'idle' }, idle);
+        this.dbPoolConnections.set({ pool, state: 'waiting' }, waiting);
+      }
+    },
+  });
+
+  /** Read when scraped: set by the ingestion listener. */
+  ingestUnackedBytesSource: () => number = () => 0;
+
+  readonly ingestUnackedBytes: Gauge = new Gauge({
+    name: 'mymonit_ingest_unacked_bytes',
+    help: 'Bytes of the messages received and not yet acknowledged (kept near INGEST_MAX_UNACKED_MB)',
+    registers: [this.registry],
+    collect: (): void => this.ingestUnackedBytes.set(this.ingestUnackedBytesSource()),
+  });
+
+  readonly ingestPrefetch = new Gauge({
+    name: 'mymonit_ingest_prefetch',
+    help: 'Prefetch of the ingestion consumer (0 while paused over INGEST_MAX_UNACKED_MB or not consuming)',
+    registers: [this.registry],
   });
 
   readonly ingestBatchSeconds = new Histogram({

@@ -1,6 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
 import { CONFIG, type AppConfig } from '../config';
+import { Metrics, type PoolState } from '../metrics/metrics';
 
 /** Connections of the ingestion writer, beside DB_POOL_SIZE: one per batch it writes at once (two). */
 export const BATCH_CONNECTIONS = 2;
@@ -26,6 +27,19 @@ export function isDatabaseUnreachable(error: unknown): boolean {
   return (typeof e?.code === 'string' && UNREACHABLE.has(e.code)) || e?.fatal === true;
 }
 
+/** The queues of mysql2's pool (not in its typings; stable across its 3.x releases). */
+interface CorePool {
+  _allConnections: { length: number };
+  _freeConnections: { length: number };
+  _connectionQueue: { length: number };
+}
+
+function poolState(name: string, pool: Pool): PoolState {
+  const core = pool.pool as unknown as CorePool;
+  const idle = core._freeConnections.length;
+  return { pool: name, inUse: core._allConnections.length - idle, idle, waiting: core._connectionQueue.length };
+}
+
 /** The MySQL connection pools: the only way the repositories reach the database. */
 @injectable()
 export class StorageConnector {
@@ -37,7 +51,10 @@ export class StorageConnector {
    */
   readonly batchPool: Pool;
 
-  constructor(@inject(CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @inject(CONFIG) private readonly config: AppConfig,
+    @inject(Metrics) metrics: Metrics,
+  ) {
     const options = {
       host: config.db.host,
       port: config.db.port,
@@ -54,6 +71,7 @@ export class StorageConnector {
     };
     this.pool = mysql.createPool({ ...options, connectionLimit: config.db.poolSize });
     this.batchPool = mysql.createPool({ ...options, connectionLimit: BATCH_CONNECTIONS, multipleStatements: true });
+    metrics.poolStatesSource = () => [poolState('queries', this.pool), poolState('ingestion', this.batchPool)];
   }
 
   /** A connection without a default database, for creating it. */

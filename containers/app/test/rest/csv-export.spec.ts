@@ -92,12 +92,33 @@ describe('CSV export of 1M measures', () => {
       await reader.read();
       abort.abort();
     }
-    // A leaked (half-read) connection per export would leave none: this request would wait forever.
+    // A leaked (half-read) connection per export would stay checked out for good.
+    const started = Date.now();
+    let pool = await queryPool();
+    while (pool.in_use + pool.waiting > 0 && Date.now() - started < 30_000) {
+      await sleep(100);
+      pool = await queryPool();
+    }
+    console.log(`after ${poolSize + 3} hang-ups the query pool was back to idle in ${Date.now() - started} ms: ${JSON.stringify(pool)}`);
+    assert.deepEqual({ in_use: pool.in_use, waiting: pool.waiting }, { in_use: 0, waiting: 0 }, 'every connection of the hung-up exports is back');
+    const asked = Date.now();
     const page = await fetch(`${exporter.baseUrl}/experiments/EXP-BIG/measures?limit=5`, {
       headers: { authorization: `Bearer ${admin.token}` },
-      signal: AbortSignal.timeout(5_000),
+      signal: AbortSignal.timeout(30_000),
     });
     assert.equal(page.status, 200);
     assert.equal(((await page.json()) as { items: unknown[] }).items.length, 5);
+    assert.ok(Date.now() - asked < 5_000, `a 5-row page took ${Date.now() - asked} ms`);
   });
+
+  /** The exporter's query pool, from its /metrics. */
+  async function queryPool(): Promise<Record<'in_use' | 'idle' | 'waiting', number>> {
+    const text = await (await fetch(`${exporter.baseUrl}/metrics`)).text();
+    const value = (state: string) => {
+      const line = text.split('\n').find((l) => l.startsWith('mymonit_db_pool_connections{') && l.includes('pool="queries"') && l.includes(`state="${state}"`));
+      assert.ok(line, `no ${state} line for the query pool in /metrics`);
+      return Number(line.split(' ').at(-1));
+    };
+    return { in_use: value('in_use'), idle: value('idle'), waiting: value('waiting') };
+  }
 });
