@@ -52,6 +52,7 @@ const environmentSchema = z
     INGEST_PREFETCH: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65535).default(4000)),
     INGEST_BATCH_MESSAGES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(10_000).default(500)),
     INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(50)),
+    INGEST_MAX_UNACKED_MB: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65_536).default(64)),
     ACCESS_CACHE_SECONDS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(300).default(10)),
     APP_WORKERS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(1)),
     REST_HOST: text('0.0.0.0'),
@@ -120,6 +121,8 @@ export interface AppConfig {
     batchMessages: number;
     /** ...or when its first message has waited this long. */
     batchWaitMs: number;
+    /** Bytes of received, unacknowledged messages above which consuming pauses (and the prefetch is lowered). */
+    maxUnackedBytes: number;
   };
   rest: { host: string; port: number };
   /**
@@ -212,6 +215,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       prefetch: env.INGEST_PREFETCH,
       batchMessages: env.INGEST_BATCH_MESSAGES,
       batchWaitMs: env.INGEST_BATCH_WAIT_MS,
+      maxUnackedBytes: env.INGEST_MAX_UNACKED_MB * 1024 * 1024,
     },
     rest: { host: env.REST_HOST, port: env.REST_PORT },
     workers: env.APP_WORKERS,

@@ -7,6 +7,7 @@ import { Metrics } from '../metrics/metrics';
 import { LiveMeasures } from './live-measures';
 import { RabbitConnector } from './rabbit-connector';
 import { RabbitMessageProcessor, type DecodedMessage, type Outcome } from './rabbit-message-processor';
+import { DeliveryBudget } from './delivery-budget';
 import { declareTopology, topologyOf } from './topology';
 
 /** A message with the channel it came on (acks go to that channel or nowhere), decoded on arrival. */
@@ -15,6 +16,14 @@ interface Delivery {
   message: ConsumeMessage;
   generation: number;
   decoded: DecodedMessage;
+}
+
+/** The consumer of one channel; no tag while paused (the channel stays open, its deliveries unacknowledged). */
+interface Consumer {
+  channel: Channel;
+  generation: number;
+  tag: string | null;
+  prefetch: number;
 }
 
 /** A batch being written: the keys of its measures, and when it is stored (or failed). */
@@ -77,7 +86,10 @@ export class RabbitListener {
   private readonly log: Log;
   private readonly topology;
   private wrapper: ChannelWrapper | null = null;
-  private consumer: { channel: Channel; tag: string } | null = null;
+  private consumer: Consumer | null = null;
+  private readonly budget: DeliveryBudget;
+  /** A consumer is being cancelled or created to pause, resume or re-size it. */
+  private retuning = false;
   private generation = 0;
   private readonly openGenerations = new Set<number>();
   private pending: Delivery[] = [];
@@ -101,31 +113,98 @@ export class RabbitListener {
   ) {
     this.log = logging.logger('ingest');
     this.topology = topologyOf(config);
+    this.budget = new DeliveryBudget(config.ingest.maxUnackedBytes, config.ingest.prefetch);
+    metrics.ingestUnackedBytesSource = () => this.budget.unackedBytes;
   }
 
   start(): void {
     this.wrapper = this.connector.channel('consumer', async (channel) => {
       await declareTopology(channel, this.config);
-      await channel.prefetch(this.config.ingest.prefetch);
       const generation = ++this.generation;
       this.openGenerations.add(generation);
       channel.once('close', () => {
         this.openGenerations.delete(generation);
-        if (this.consumer?.channel === channel) this.consumer = null;
+        this.forget(channel);
         this.recoverLater(generation);
       });
-      const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
-        if (message) {
-          this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
-        } else {
-          // Cancelled by the broker (queue deleted).
-          if (this.consumer?.channel === channel) this.consumer = null;
-          this.recoverLater(generation);
-        }
-      });
-      this.consumer = { channel, tag: consumerTag };
-      this.log.info('consuming', { queue: this.topology.queue, prefetch: this.config.ingest.prefetch });
+      const consumer: Consumer = { channel, generation, tag: null, prefetch: 0 };
+      await this.consume(consumer);
+      this.consumer = consumer;
+      this.log.info('consuming', { queue: this.topology.queue, prefetch: consumer.prefetch });
     });
+  }
+
+  /** The channel's consumer is gone (channel closed, or cancelled by the broker). */
+  private forget(channel: Channel): void {
+    if (this.consumer?.channel !== channel) return;
+    this.consumer = null;
+    this.metrics.ingestPrefetch.set(0);
+  }
+
+  /** Starts `consumer` consuming, with the prefetch the delivery budget allows now. */
+  private async consume(consumer: Consumer): Promise<void> {
+    const { channel, generation } = consumer;
+    const prefetch = this.budget.prefetch();
+    await channel.prefetch(prefetch);
+    const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
+      if (message) {
+        this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
+      } else {
+        // Cancelled by the broker (queue deleted).
+        this.forget(channel);
+        this.recoverLater(generation);
+      }
+    });
+    consumer.tag = consumerTag;
+    consumer.prefetch = prefetch;
+    this.metrics.ingestPrefetch.set(prefetch);
+    if (this.stopping) await this.pause(consumer); // stop() came meanwhile
+  }
+
+  private async pause(consumer: Consumer): Promise<void> {
+    const tag = consumer.tag;
+    if (tag === null) return;
+    consumer.tag = null;
+    this.metrics.ingestPrefetch.set(0);
+    await consumer.channel.cancel(tag);
+  }
+
+  /**
+   * Keeps the bytes held unacknowledged within INGEST_MAX_UNACKED_MB: pauses
+   * the consumer when they are over it, consumes again once they are back
+   * under half of it, with the prefetch the average message size allows, and
+   * raises that prefetch again when messages get smaller. One change at a
+   * time; a lost channel ends it (the connection manager sets up a new one).
+   */
+  private adjustFlow(): void {
+    const consumer = this.consumer;
+    if (!consumer || this.stopping || this.retuning) return;
+    const paused = consumer.tag === null;
+    const change = paused
+      ? this.budget.mayResume() && 'resume'
+      : this.budget.isOver()
+        ? 'pause'
+        : this.budget.shouldRaise(consumer.prefetch) && 'raise';
+    if (!change) return;
+    this.retuning = true;
+    const held = this.budget.unackedBytes;
+    const work = async () => {
+      await this.pause(consumer);
+      if (change !== 'pause' && !this.stopping) await this.consume(consumer);
+    };
+    work()
+      .then(
+        () =>
+          this.log.debug(change === 'pause' ? 'consumer paused: unacknowledged messages over their memory budget' : 'consuming again', {
+            unackedBytes: held,
+            prefetch: consumer.tag === null ? 0 : consumer.prefetch,
+          }),
+        (error: Error) => this.log.warn('cannot change the consumer; the channel is set up again', { reason: error.message }),
+      )
+      .finally(() => {
+        this.retuning = false;
+        if (this.consumer === consumer) this.adjustFlow();
+      });
   }
 
   /** Whether the queue is being consumed now (for /ready): false while the consumer is being set up again, or after stop(). */
@@ -151,6 +230,7 @@ export class RabbitListener {
   private receive(delivery: Delivery): void {
     // After stop() cancelled the consumer, stragglers stay unacked: the broker requeues them when the channel closes.
     if (this.stopping) return;
+    this.budget.received(delivery.message.content.length);
     this.pending.push(delivery);
     this.pendingBytes += delivery.message.content.length;
     if ('measures' in delivery.decoded) this.pendingMeasures += delivery.decoded.measures.length;
@@ -163,6 +243,13 @@ export class RabbitListener {
     } else {
       this.timer ??= setTimeout(() => void this.flush(), this.config.ingest.batchWaitMs);
     }
+    if (this.budget.isOver()) this.adjustFlow();
+  }
+
+  /** A batch is acknowledged or given up (left for redelivery): its bytes leave the budget. */
+  private release(batch: Delivery[]): void {
+    for (const { message } of batch) this.budget.released(message.content.length);
+    this.adjustFlow();
   }
 
   /**
@@ -189,10 +276,12 @@ export class RabbitListener {
       const settled = Promise.all([stored, this.writing]).then(([written]) => this.settle(batch, written));
       this.batchBeforePrevious = previous;
       this.previousBatch = { keys, stored: stored.then(() => undefined, () => undefined) };
-      this.writing = settled.catch((error: Error) => {
-        // Unacked, so the broker redelivers the batch; storing is idempotent.
-        this.log.error('batch failed', { reason: error.message, stack: error.stack });
-      });
+      this.writing = settled
+        .catch((error: Error) => {
+          // Unacked, so the broker redelivers the batch; storing is idempotent.
+          this.log.error('batch failed', { reason: error.message, stack: error.stack });
+        })
+        .finally(() => this.release(batch));
     }
     return this.writing;
   }
@@ -310,8 +399,7 @@ export class RabbitListener {
   async stop(): Promise<void> {
     if (!this.wrapper || this.stopping) return;
     this.stopping = true;
-    const consumer = this.consumer;
-    if (consumer) await consumer.channel.cancel(consumer.tag).catch(() => undefined);
+    if (this.consumer) await this.pause(this.consumer).catch(() => undefined);
     const grace = setTimeout(() => {
       this.abandoning = true;
       this.log.warn('shutdown grace period over: unsettled messages go back to the queue');

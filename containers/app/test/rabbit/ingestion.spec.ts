@@ -310,3 +310,74 @@ describe('A measures queue that exists with other settings', () => {
     }
   });
 });
+
+describe('Ingestion of large messages within a memory budget', () => {
+  const budgetMb = 1;
+  let app: TestApp;
+  let admin: Person;
+  let amqp: AmqpClient;
+  /** A message of 3,000 measures (~300 kB): a few of them fill the budget. */
+  const large = (n: number) => Array.from({ length: 3_000 }, (_, i) => measure(`large-${n % 4}`, n * 3_000 + i, { tags: { run: 'r' } }));
+  const gauges = async () => {
+    const lines = (await app.api.get('/metrics')).text.split('\n');
+    const value = (name: string) => Number(lines.find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))?.split(' ').at(-1));
+    return { unacked: value('mymonit_ingest_unacked_bytes'), prefetch: value('mymonit_ingest_prefetch') };
+  };
+  /** Measures of the large-* sensors stored, from the sensor list's counts. */
+  const stored = async () => {
+    const response = await app.api.get('/experiments/ING/sensors', { token: admin.token });
+    const sensors = (response.body as { items: { sensor: string; count: number }[] }).items;
+    return sensors.filter((x) => x.sensor.startsWith('large-')).reduce((sum, x) => sum + x.count, 0);
+  };
+
+  before(async () => {
+    app = await startTestApp({ INGEST_MAX_UNACKED_MB: String(budgetMb) });
+    admin = await createAdmin(app);
+    await createExperiment(app, admin, 'ING');
+    amqp = await AmqpClient.connect(app.config);
+    await eventually(async () => (await app.api.get('/ready')).status === 200, 10_000, 'ready');
+  });
+  after(async () => {
+    await amqp?.close();
+    await app?.stop();
+  });
+
+  it('When messages are large, then the app holds about its budget of them unacknowledged (the rest waits in RabbitMQ), stores all, and takes small ones at full prefetch again', { timeout: 120_000 }, async () => {
+    assert.equal((await gauges()).prefetch, 4000, 'the configured prefetch to begin with');
+    const size = Buffer.byteLength(JSON.stringify(large(0)));
+    // Learning the size: the first ones may overshoot, as the broker pushes up to the prefetch before a pause lands.
+    await amqp.publish(Array.from({ length: 10 }, (_, n) => large(n)));
+    await eventually(async () => (await stored()) === 30_000, 30_000, 'the first 10 stored');
+    const fit = Math.floor((budgetMb * 1024 * 1024) / size);
+    await eventually(async () => (await gauges()).prefetch === fit, 10_000, `prefetch lowered to ${fit}`);
+
+    // Then: 40 more, sampled while they arrive.
+    let sampling = true;
+    let peak = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, (await gauges()).unacked);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    await amqp.publish(Array.from({ length: 40 }, (_, n) => large(10 + n)));
+    await eventually(async () => (await stored()) === 150_000, 60_000, 'all 50 stored');
+    sampling = false;
+    await sampler;
+    console.log(`${size} bytes a message, budget ${budgetMb} MiB: prefetch ${fit}, unacknowledged bytes at most ${peak}`);
+    assert.ok(peak > 0, 'the sampler saw messages held');
+    // The prefetch fits the average message; one a little larger than it can take the held bytes over by less than a message.
+    assert.ok(peak <= budgetMb * 1024 * 1024 + size, `held ${peak} bytes, more than the ${budgetMb} MiB budget and a message`);
+    assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), 0, 'nothing dead-lettered');
+
+    // Small messages again: the prefetch goes back up.
+    await amqp.publish(Array.from({ length: 2_000 }, (_, i) => measure('small-after-large', i)));
+    await eventually(async () => (await gauges()).prefetch === 4000, 30_000, 'prefetch back to 4000');
+    await eventually(async () => (await count('small-after-large')) === 2_000, 30_000, 'the small ones stored');
+  });
+
+  const count = async (sensor: string) => {
+    const response = await app.api.get(`/experiments/ING/measures?sensor=${sensor}&limit=10000`, { token: admin.token });
+    return response.body.items.length as number;
+  };
+});
