@@ -28,6 +28,8 @@ import { AmqpClient } from '../test/support/amqp';
  *   (d) a publisher at full confirmed rate and the app at once: queue depth, publish→stored latency
  *       (after a 2-s warm-up of the just-started app, whose p99 is shown apart)
  *   (e) the app's resident memory
+ *   (f) large messages (1,000 measures, ~100 kB each): the app's resident memory draining 2,000
+ *       of them (200 MB) within its budget of unacknowledged messages (64 MiB, 80,000 measures)
  * Writes bench/results/ingest.json (or ingest-<label>.json with `--label`). It runs in the
  * bench database (see `npm run seed`) or `--database`: the rows already stored there
  * matter, since index size changes insert cost.
@@ -43,11 +45,13 @@ const { values: args } = parseArgs({
     sustain: { type: 'string', default: '30' },
     database: { type: 'string' },
     label: { type: 'string' },
+    large: { type: 'string', default: '2000' },
   },
 });
 const MESSAGES = Number(args.messages);
 const BATCH_MESSAGES = Number(args.batches);
 const SUSTAIN_SECONDS = Number(args.sustain);
+const LARGE_MESSAGES = Number(args.large);
 const NAIVE_MESSAGES = 5000;
 /** (d) publishes this long before its measured seconds: the first second of a just-started app is JIT warm-up. */
 const WARMUP_SECONDS = 2;
@@ -334,6 +338,29 @@ async function main() {
   await reading;
   await clean();
 
+  // (f) large messages: the budget of unacknowledged messages keeps them in the broker.
+  const largeBody = (b: number) =>
+    Buffer.from(
+      JSON.stringify(Array.from({ length: 1000 }, (_, j) => ({ experiment_id: EXPERIMENT, sensor: `s${j % 50}`, value: b + j / 1000, unit: 'K', timestamp: T0 + b * 1000 + j }))),
+    );
+  const largeDrain = async () => {
+    await publisher.publish(bodies(LARGE_MESSAGES, largeBody));
+    const large = await startAppProcess({ ...process.env, ...APP_LOGGING }, appFlags, true);
+    const before = rssMb(large.child.pid!);
+    let peak = before;
+    const largeSampler = setInterval(() => (peak = Math.max(peak, rssMb(large.child.pid!))), 100);
+    const begun = await consuming();
+    await drained(large, depth, LARGE_MESSAGES, 'large messages drain');
+    const rate = (LARGE_MESSAGES * 1000) / (Number(process.hrtime.bigint() - begun) / 1e9);
+    clearInterval(largeSampler);
+    await large.stop();
+    await clean();
+    console.log(`(f) app RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MB, ${rate.toFixed(0)} measures/s`);
+    return { rss_before_mb: before, rss_peak_mb: peak, measures_per_s: rate };
+  };
+  const largeBytes = largeBody(0).length;
+  const large = await largeDrain();
+
   const firstSent = sentAt.reduce((a, b) => Math.min(a, b), Infinity);
   const warmUpEnd = firstSent + WARMUP_SECONDS * 1000;
   const steady = latencies.filter((_, i) => sentAt[i] >= warmUpEnd);
@@ -372,6 +399,7 @@ async function main() {
     c_over_raw_insert: batchRate / rawInsert,
     d_sustained: sustained,
     e_app_rss_peak_mb: rssPeak,
+    f_large_messages: { messages: LARGE_MESSAGES, bytes_each: largeBytes, budget_mb: config.ingest.maxUnackedBytes / 1024 / 1024, ...large },
   });
   console.log(`(d) p99 by second of the run: ${sustained.latency_ms.p99_per_second.join(' ')} ms`);
   console.log(
@@ -389,6 +417,7 @@ async function main() {
         ['(d) warm-up (first 2 s) publish -> stored p99', `${sustained.latency_ms.warm_up_p99} ms`, '', ''],
         ['(d) publish -> stored p50 / p90 / p99 / max', `${sustained.latency_ms.p50} / ${sustained.latency_ms.p90} / ${sustained.latency_ms.p99} / ${sustained.latency_ms.max} ms`, 'p99 <= 250 ms', sustained.latency_ms.p99 <= 250 ? 'yes' : 'no'],
         ['(e) app RSS peak', `${rssPeak.toFixed(0)} MB`, '<= 250 MB', rssPeak <= 250 ? 'yes' : 'no'],
+        [`(f) ${LARGE_MESSAGES} msgs x 1,000 measures (${(largeBytes / 1000).toFixed(0)} kB): app RSS peak`, `${large.rss_peak_mb.toFixed(0)} MB (${large.measures_per_s.toFixed(0)} measures/s)`, '', ''],
       ],
     ),
   );

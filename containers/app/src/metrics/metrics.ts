@@ -137,9 +137,19 @@ export class Metrics {
     collect: (): void => this.ingestUnackedBytes.set(this.ingestUnackedBytesSource()),
   });
 
+  /** Read when scraped: set by the ingestion listener. */
+  ingestUnackedMeasuresSource: () => number = () => 0;
+
+  readonly ingestUnackedMeasures: Gauge = new Gauge({
+    name: 'mymonit_ingest_unacked_measures',
+    help: 'Measures of the messages received and not yet acknowledged (at most 80,000, eight batches)',
+    registers: [this.registry],
+    collect: (): void => this.ingestUnackedMeasures.set(this.ingestUnackedMeasuresSource()),
+  });
+
   readonly ingestPrefetch = new Gauge({
     name: 'mymonit_ingest_prefetch',
-    help: 'Prefetch of the ingestion consumer (0 while paused over INGEST_MAX_UNACKED_MB or not consuming)',
+    help: 'Prefetch of the ingestion consumer (0 while paused over its budget or not consuming)',
     registers: [this.registry],
   });
 

@@ -1,57 +1,95 @@
+import { MAX_MESSAGE_BYTES } from '../model/measure-message';
+
+/** The bytes and measures of some deliveries. */
+export interface Held {
+  bytes: number;
+  measures: number;
+}
+
 /**
- * Keeps the bytes of the deliveries an instance holds (received, not yet
- * acknowledged) near a budget, whatever the size of the messages. The
- * broker's prefetch counts messages, not bytes (RabbitMQ ignores a prefetch
- * size), so 4,000 small messages are a few hundred kilobytes and 4,000 large
- * ones gigabytes. The listener asks this budget:
- * - when to stop consuming (over the budget) and when to consume again (back
- *   under half of it), so a burst of large messages waits in the broker;
- * - which prefetch to consume with: as many messages of the average size
- *   seen as fit in the budget, up to the configured prefetch. RabbitMQ applies
- *   a prefetch to consumers created after it is set, so a new prefetch takes
- *   a new consumer on the same channel (unacknowledged deliveries stay valid).
+ * Keeps what an instance holds of its deliveries (received, not yet
+ * acknowledged) within a budget of bytes and of measures, whatever the size
+ * of the messages. The broker's prefetch counts messages, not bytes (RabbitMQ
+ * ignores a prefetch size), so 4,000 single measures are a few hundred
+ * kilobytes, and 4,000 messages of 1,000 measures 400 MB of JSON and ten
+ * times that decoded. Measures are bounded too because decoded they cost
+ * several times their JSON, and a few batches' worth ahead of the writer is
+ * all it can use. The listener asks this budget:
+ * - when to stop consuming (over either bound) and when to consume again
+ *   (back under half of both), so a burst of large messages waits in the
+ *   broker;
+ * - which prefetch to consume with: as many messages of the average seen
+ *   (bytes and measures) as fit, up to the configured prefetch. Until a
+ *   message has been seen, messages are assumed as large as allowed
+ *   (16 MiB), so a queue full of large messages cannot flood a starting
+ *   instance; the first messages tell the real size. The averages follow a
+ *   rise at once and a fall slowly: over-estimating costs a little throughput
+ *   for a while, under-estimating costs memory.
+ * RabbitMQ applies a prefetch to consumers created after it is set, so a new
+ * prefetch takes a new consumer on the same channel (unacknowledged
+ * deliveries stay valid).
  */
 export class DeliveryBudget {
-  private bytes = 0;
-  private averageSize: number | null = null;
+  private readonly held: Held = { bytes: 0, measures: 0 };
+  private readonly average: Held = { bytes: MAX_MESSAGE_BYTES, measures: 1 };
+  private seen = false;
 
   constructor(
-    readonly budgetBytes: number,
+    private readonly limit: Held,
     private readonly maxPrefetch: number,
   ) {}
 
   get unackedBytes(): number {
-    return this.bytes;
+    return this.held.bytes;
   }
 
-  received(size: number): void {
-    this.bytes += size;
-    // A moving average over the last few hundred messages.
-    this.averageSize = this.averageSize === null ? size : this.averageSize + (size - this.averageSize) / 200;
+  get unackedMeasures(): number {
+    return this.held.measures;
   }
 
-  released(size: number): void {
-    this.bytes -= size;
+  received(message: Held): void {
+    this.held.bytes += message.bytes;
+    this.held.measures += message.measures;
+    if (!this.seen) {
+      this.seen = true;
+      Object.assign(this.average, message);
+      return;
+    }
+    // Up within a few messages, down over a few hundred.
+    for (const key of ['bytes', 'measures'] as const) {
+      const delta = message[key] - this.average[key];
+      this.average[key] += delta / (delta > 0 ? 4 : 200);
+    }
   }
 
-  /** Deliveries should stop: they hold more than the budget. */
+  released(message: Held): void {
+    this.held.bytes -= message.bytes;
+    this.held.measures -= message.measures;
+  }
+
+  /** Deliveries should stop: they hold more than the budget allows. */
   isOver(): boolean {
-    return this.bytes > this.budgetBytes;
+    return this.held.bytes > this.limit.bytes || this.held.measures > this.limit.measures;
   }
 
   /** Deliveries may start again: they hold half the budget or less. */
   mayResume(): boolean {
-    return this.bytes <= this.budgetBytes / 2;
+    return this.held.bytes <= this.limit.bytes / 2 && this.held.measures <= this.limit.measures / 2;
   }
 
-  /** Messages of the average size that fit in the budget (at least one, at most the configured prefetch). */
+  /** Messages of the average seen that fit in the budget (at least one, at most the configured prefetch). */
   prefetch(): number {
-    if (this.averageSize === null) return this.maxPrefetch;
-    return Math.max(1, Math.min(this.maxPrefetch, Math.floor(this.budgetBytes / Math.max(1, this.averageSize))));
+    const byBytes = this.limit.bytes / Math.max(1, this.average.bytes);
+    const byMeasures = this.limit.measures / Math.max(1, this.average.measures);
+    return Math.max(1, Math.min(this.maxPrefetch, Math.floor(Math.min(byBytes, byMeasures))));
   }
 
-  /** Whether a consumer running with `current` should be replaced by one with a prefetch at least twice as large. */
+  /**
+   * Whether a consumer running with `current` should be replaced by one with
+   * a prefetch at least twice as large: only while half the budget or less is
+   * held, since the old consumer's deliveries stay held beside the new one's.
+   */
   shouldRaise(current: number): boolean {
-    return this.prefetch() >= current * 2;
+    return this.mayResume() && this.prefetch() >= current * 2;
   }
 }

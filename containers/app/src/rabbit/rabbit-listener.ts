@@ -7,7 +7,7 @@ import { Metrics } from '../metrics/metrics';
 import { LiveMeasures } from './live-measures';
 import { RabbitConnector } from './rabbit-connector';
 import { RabbitMessageProcessor, type DecodedMessage, type Outcome } from './rabbit-message-processor';
-import { DeliveryBudget } from './delivery-budget';
+import { DeliveryBudget, type Held } from './delivery-budget';
 import { declareTopology, topologyOf } from './topology';
 
 /** A message with the channel it came on (acks go to that channel or nowhere), decoded on arrival. */
@@ -64,6 +64,11 @@ class BatchKeys {
   }
 }
 
+/** What a delivery holds: its body, and its measures once decoded (none when refused). */
+function held({ message, decoded }: Delivery): Held {
+  return { bytes: message.content.length, measures: 'measures' in decoded ? decoded.measures.length : 0 };
+}
+
 function overlaps<T>(a: Set<T>, b: Set<T>): boolean {
   const [small, large] = a.size <= b.size ? [a, b] : [b, a];
   for (const key of small) if (large.has(key)) return true;
@@ -72,6 +77,8 @@ function overlaps<T>(a: Set<T>, b: Set<T>): boolean {
 
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_BATCH_MEASURES = 10_000;
+/** Measures held unacknowledged at most: eight full batches ahead of the writer, which writes two at a time. */
+const MAX_HELD_MEASURES = 8 * MAX_BATCH_MEASURES;
 const SHUTDOWN_GRACE_MS = 30_000;
 
 /**
@@ -113,8 +120,9 @@ export class RabbitListener {
   ) {
     this.log = logging.logger('ingest');
     this.topology = topologyOf(config);
-    this.budget = new DeliveryBudget(config.ingest.maxUnackedBytes, config.ingest.prefetch);
+    this.budget = new DeliveryBudget({ bytes: config.ingest.maxUnackedBytes, measures: MAX_HELD_MEASURES }, config.ingest.prefetch);
     metrics.ingestUnackedBytesSource = () => this.budget.unackedBytes;
+    metrics.ingestUnackedMeasuresSource = () => this.budget.unackedMeasures;
   }
 
   start(): void {
@@ -187,7 +195,7 @@ export class RabbitListener {
         : this.budget.shouldRaise(consumer.prefetch) && 'raise';
     if (!change) return;
     this.retuning = true;
-    const held = this.budget.unackedBytes;
+    const held = { bytes: this.budget.unackedBytes, measures: this.budget.unackedMeasures };
     const work = async () => {
       await this.pause(consumer);
       if (change !== 'pause' && !this.stopping) await this.consume(consumer);
@@ -196,7 +204,8 @@ export class RabbitListener {
       .then(
         () =>
           this.log.debug(change === 'pause' ? 'consumer paused: unacknowledged messages over their memory budget' : 'consuming again', {
-            unackedBytes: held,
+            unackedBytes: held.bytes,
+            unackedMeasures: held.measures,
             prefetch: consumer.tag === null ? 0 : consumer.prefetch,
           }),
         (error: Error) => this.log.warn('cannot change the consumer; the channel is set up again', { reason: error.message }),
@@ -230,7 +239,7 @@ export class RabbitListener {
   private receive(delivery: Delivery): void {
     // After stop() cancelled the consumer, stragglers stay unacked: the broker requeues them when the channel closes.
     if (this.stopping) return;
-    this.budget.received(delivery.message.content.length);
+    this.budget.received(held(delivery));
     this.pending.push(delivery);
     this.pendingBytes += delivery.message.content.length;
     if ('measures' in delivery.decoded) this.pendingMeasures += delivery.decoded.measures.length;
@@ -246,9 +255,9 @@ export class RabbitListener {
     if (this.budget.isOver()) this.adjustFlow();
   }
 
-  /** A batch is acknowledged or given up (left for redelivery): its bytes leave the budget. */
+  /** A batch is acknowledged or given up (left for redelivery): it leaves the budget. */
   private release(batch: Delivery[]): void {
-    for (const { message } of batch) this.budget.released(message.content.length);
+    for (const delivery of batch) this.budget.released(held(delivery));
     this.adjustFlow();
   }
 
