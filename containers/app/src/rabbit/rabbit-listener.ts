@@ -178,11 +178,12 @@ export class RabbitListener {
   }
 
   /**
-   * Keeps the bytes held unacknowledged within INGEST_MAX_UNACKED_MB: pauses
-   * the consumer when they are over it, consumes again once they are back
-   * under half of it, with the prefetch the average message size allows, and
-   * raises that prefetch again when messages get smaller. One change at a
-   * time; a lost channel ends it (the connection manager sets up a new one).
+   * Keeps what is held unacknowledged within the budget (INGEST_MAX_UNACKED_MB
+   * and MAX_HELD_MEASURES): pauses the consumer when it is over, consumes
+   * again once it is back under half, with the prefetch the average message
+   * allows, and raises that prefetch again when messages get smaller. One
+   * change at a time; a lost channel ends it (the connection manager sets up
+   * a new one).
    */
   private adjustFlow(): void {
     const consumer = this.consumer;
