@@ -7,7 +7,7 @@ import { assertProblem } from '../support/api-client';
 import { AmqpClient, eventually } from '../support/amqp';
 import { readEvents } from '../support/sse';
 import { loadConfig } from '../../src/config';
-import { startTestApp, testEnvironment, type TestApp } from '../support/test-app';
+import { prepareDatabase, startTestApp, storedMeasures, testEnvironment, type TestApp } from '../support/test-app';
 import { associate, createAdmin, createExperiment, createScientist, type Person } from '../support/world';
 
 const T = Date.parse('2026-11-23T10:00:00.000Z');
@@ -318,8 +318,8 @@ describe('Ingestion of large messages within a memory budget', () => {
   let amqp: AmqpClient;
   /** A message of 3,000 measures (~300 kB): a few of them fill the budget. */
   const large = (n: number) => Array.from({ length: 3_000 }, (_, i) => measure(`large-${n % 4}`, n * 3_000 + i, { tags: { run: 'r' } }));
-  const gauges = async () => {
-    const lines = (await app.api.get('/metrics')).text.split('\n');
+  const gauges = async (of: TestApp = app) => {
+    const lines = (await of.api.get('/metrics')).text.split('\n');
     const value = (name: string) => Number(lines.find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))?.split(' ').at(-1));
     return { unacked: value('mymonit_ingest_unacked_bytes'), prefetch: value('mymonit_ingest_prefetch') };
   };
@@ -375,6 +375,43 @@ describe('Ingestion of large messages within a memory budget', () => {
     await amqp.publish(Array.from({ length: 2_000 }, (_, i) => measure('small-after-large', i)));
     await eventually(async () => (await gauges()).prefetch === 4000, 30_000, 'prefetch back to 4000');
     await eventually(async () => (await count('small-after-large')) === 2_000, 30_000, 'the small ones stored');
+  });
+
+  it('When large messages already fill the queue as an instance starts, then it takes a few, not the whole queue', { timeout: 120_000 }, async () => {
+    const config = loadConfig(testEnvironment({ INGEST_MAX_UNACKED_MB: String(budgetMb) }));
+    await prepareDatabase(config, 'ING', 'Ingestion');
+    const client = await AmqpClient.connect(config);
+    let starting: TestApp | undefined;
+    try {
+      await client.publish(Array.from({ length: 20 }, (_, n) => large(n)));
+      const size = Buffer.byteLength(JSON.stringify(large(0)));
+      starting = await startTestApp({
+        DB_DATABASE: config.db.database,
+        RABBIT_EXCHANGE: config.rabbit.exchange,
+        RABBIT_QUEUE: config.rabbit.queue,
+        INGEST_MAX_UNACKED_MB: String(budgetMb),
+      });
+      let peak = 0;
+      let first = Number.NaN;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const { unacked, prefetch } = await gauges(starting);
+          if (Number.isNaN(first)) first = prefetch;
+          peak = Math.max(peak, unacked);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })();
+      // Storing 60,000 measures takes a while: pushed all at once, the 20 messages (6.8 MB) would be seen held.
+      await eventually(async () => (await storedMeasures(config)) === 60_000, 60_000, 'the 20 queued messages stored');
+      sampling = false;
+      await sampler;
+      console.log(`20 queued messages of ${size} bytes, budget ${budgetMb} MiB: prefetch first seen ${first}, held at most ${peak} bytes`);
+      assert.ok(peak <= 1.5 * budgetMb * 1024 * 1024 + size, `held ${peak} bytes of the queue at once`);
+    } finally {
+      await starting?.stop();
+      await client.close();
+    }
   });
 
   const count = async (sensor: string) => {
