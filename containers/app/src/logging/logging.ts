@@ -181,7 +181,7 @@ export class Logging {
         },
       },
     );
-    metrics.logLinesBufferedSource = () => shipper.bufferedLines;
+    metrics.observe(metrics.logLinesBuffered, () => shipper.bufferedLines);
     this.root.add(shipper);
     return shipper;
   }

@@ -100,15 +100,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Read when scraped: set by the logging service when it ships to Logstash. */
-  logLinesBufferedSource: () => number = () => 0;
+  /** What `observe` was given for the gauges read when scraped. */
+  private readonly readers = new Map<Gauge, () => number>();
 
-  readonly logLinesBuffered: Gauge = new Gauge({
-    name: 'mymonit_log_lines_buffered',
-    help: 'Log lines waiting for Logstash',
-    registers: [this.registry],
-    collect: (): void => this.logLinesBuffered.set(this.logLinesBufferedSource()),
-  });
+  /** Set by the logging service when it ships to Logstash. */
+  readonly logLinesBuffered = this.scrapedGauge('mymonit_log_lines_buffered', 'Log lines waiting for Logstash');
 
   /** Read when scraped: set by the storage connector. */
   poolStatesSource: () => PoolState[] = () => [];
@@ -127,25 +123,17 @@ export class Metrics {
     },
   });
 
-  /** Read when scraped: set by the ingestion listener. */
-  ingestUnackedBytesSource: () => number = () => 0;
+  /** Set by the ingestion listener. */
+  readonly ingestUnackedBytes = this.scrapedGauge(
+    'mymonit_ingest_unacked_bytes',
+    'Bytes of the messages received and not yet acknowledged (kept near INGEST_MAX_UNACKED_MB)',
+  );
 
-  readonly ingestUnackedBytes: Gauge = new Gauge({
-    name: 'mymonit_ingest_unacked_bytes',
-    help: 'Bytes of the messages received and not yet acknowledged (kept near INGEST_MAX_UNACKED_MB)',
-    registers: [this.registry],
-    collect: (): void => this.ingestUnackedBytes.set(this.ingestUnackedBytesSource()),
-  });
-
-  /** Read when scraped: set by the ingestion listener. */
-  ingestUnackedMeasuresSource: () => number = () => 0;
-
-  readonly ingestUnackedMeasures: Gauge = new Gauge({
-    name: 'mymonit_ingest_unacked_measures',
-    help: 'Measures of the messages received and not yet acknowledged (at most 80,000, eight batches)',
-    registers: [this.registry],
-    collect: (): void => this.ingestUnackedMeasures.set(this.ingestUnackedMeasuresSource()),
-  });
+  /** Set by the ingestion listener. */
+  readonly ingestUnackedMeasures = this.scrapedGauge(
+    'mymonit_ingest_unacked_measures',
+    'Measures of the messages received and not yet acknowledged (at most 80,000, eight batches)',
+  );
 
   readonly ingestPrefetch = new Gauge({
     name: 'mymonit_ingest_prefetch',
@@ -177,6 +165,22 @@ export class Metrics {
       this.registry.setDefaultLabels({ service: 'mymonit' });
     }
     collectDefaultMetrics({ register: this.registry, prefix: 'mymonit_' });
+  }
+
+  /** Has `read` give `gauge` its value each time /metrics is scraped (the gauge shows 0 until then). */
+  observe(gauge: Gauge, read: () => number): void {
+    this.readers.set(gauge, read);
+  }
+
+  /** A gauge whose value is read when scraped, from what its owner gave `observe`: nothing to update on a hot path. */
+  private scrapedGauge(name: string, help: string): Gauge {
+    const gauge: Gauge = new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect: (): void => gauge.set(this.readers.get(gauge)?.() ?? 0),
+    });
+    return gauge;
   }
 
   /**

@@ -121,8 +121,8 @@ export class RabbitListener {
     this.log = logging.logger('ingest');
     this.topology = topologyOf(config);
     this.budget = new DeliveryBudget({ bytes: config.ingest.maxUnackedBytes, measures: MAX_HELD_MEASURES }, config.ingest.prefetch);
-    metrics.ingestUnackedBytesSource = () => this.budget.unackedBytes;
-    metrics.ingestUnackedMeasuresSource = () => this.budget.unackedMeasures;
+    metrics.observe(metrics.ingestUnackedBytes, () => this.budget.unackedBytes);
+    metrics.observe(metrics.ingestUnackedMeasures, () => this.budget.unackedMeasures);
   }
 
   start(): void {
@@ -240,10 +240,11 @@ export class RabbitListener {
   private receive(delivery: Delivery): void {
     // After stop() cancelled the consumer, stragglers stay unacked: the broker requeues them when the channel closes.
     if (this.stopping) return;
-    this.budget.received(held(delivery));
+    const holds = held(delivery);
+    this.budget.received(holds);
     this.pending.push(delivery);
-    this.pendingBytes += delivery.message.content.length;
-    if ('measures' in delivery.decoded) this.pendingMeasures += delivery.decoded.measures.length;
+    this.pendingBytes += holds.bytes;
+    this.pendingMeasures += holds.measures;
     if (
       this.pending.length >= this.config.ingest.batchMessages ||
       this.pendingMeasures >= MAX_BATCH_MEASURES ||

@@ -5,15 +5,9 @@ import { freePort } from '../support/app-process';
 import { signUp } from '../support/identities';
 import { ConsoleLines } from '../support/log-capture';
 import { LogstashListener, type LogLine } from '../support/logstash-listener';
+import { metricIn } from '../support/metrics';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { createAdmin, createScientist, type Person } from '../support/world';
-
-/** A metric's value in a Prometheus text exposition (label sets ignored). */
-function metricIn(text: string, name: string): number {
-  const match = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  assert.ok(match, `${name} missing from /metrics`);
-  return Number(match[2]);
-}
 
 async function metric(app: TestApp, name: string): Promise<number> {
   return metricIn((await app.api.get('/metrics')).text, name);

@@ -5,6 +5,7 @@ import amqplib from 'amqplib';
 import mysql from 'mysql2/promise';
 import { assertProblem } from '../support/api-client';
 import { AmqpClient, eventually } from '../support/amqp';
+import { metricIn } from '../support/metrics';
 import { readEvents } from '../support/sse';
 import { loadConfig } from '../../src/config';
 import { prepareDatabase, startTestApp, storedMeasures, testEnvironment, type TestApp } from '../support/test-app';
@@ -20,21 +21,30 @@ const measure = (sensor: string, i: number, extra: Record<string, unknown> = {})
   ...extra,
 });
 
+/** An app consuming a queue of its own, ready, with an admin, the experiment ING, and a client that publishes to it. */
+async function startIngestingApp(overrides: Record<string, string> = {}): Promise<{ app: TestApp; admin: Person; amqp: AmqpClient }> {
+  const app = await startTestApp(overrides);
+  const admin = await createAdmin(app);
+  await createExperiment(app, admin, 'ING');
+  const amqp = await AmqpClient.connect(app.config);
+  await eventually(async () => (await app.api.get('/ready')).status === 200, 10_000, 'ready');
+  return { app, admin, amqp };
+}
+
+/** The measures of one of ING's sensors, read over REST. */
+async function countMeasures(app: TestApp, admin: Person, sensor: string): Promise<number> {
+  const response = await app.api.get(`/experiments/ING/measures?sensor=${sensor}&limit=10000`, { token: admin.token });
+  return response.body.items.length as number;
+}
+
 describe('Ingestion over AMQP', () => {
   let app: TestApp;
   let admin: Person;
   let amqp: AmqpClient;
-  const count = async (sensor: string) => {
-    const response = await app.api.get(`/experiments/ING/measures?sensor=${sensor}&limit=10000`, { token: admin.token });
-    return response.body.items.length as number;
-  };
+  const count = (sensor: string) => countMeasures(app, admin, sensor);
 
   before(async () => {
-    app = await startTestApp();
-    admin = await createAdmin(app);
-    await createExperiment(app, admin, 'ING');
-    amqp = await AmqpClient.connect(app.config);
-    await eventually(async () => (await app.api.get('/ready')).status === 200, 10_000, 'ready');
+    ({ app, admin, amqp } = await startIngestingApp());
   });
   after(async () => {
     await amqp?.close();
@@ -319,9 +329,8 @@ describe('Ingestion of large messages within a memory budget', () => {
   /** A message of 3,000 measures (~300 kB): a few of them fill the budget. */
   const large = (n: number) => Array.from({ length: 3_000 }, (_, i) => measure(`large-${n % 4}`, n * 3_000 + i, { tags: { run: 'r' } }));
   const gauges = async (of: TestApp = app) => {
-    const lines = (await of.api.get('/metrics')).text.split('\n');
-    const value = (name: string) => Number(lines.find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))?.split(' ').at(-1));
-    return { unacked: value('mymonit_ingest_unacked_bytes'), prefetch: value('mymonit_ingest_prefetch') };
+    const text = (await of.api.get('/metrics')).text;
+    return { unacked: metricIn(text, 'mymonit_ingest_unacked_bytes'), prefetch: metricIn(text, 'mymonit_ingest_prefetch') };
   };
   /** Measures of the large-* sensors stored, from the sensor list's counts. */
   const stored = async () => {
@@ -330,12 +339,10 @@ describe('Ingestion of large messages within a memory budget', () => {
     return sensors.filter((x) => x.sensor.startsWith('large-')).reduce((sum, x) => sum + x.count, 0);
   };
 
+  const count = (sensor: string) => countMeasures(app, admin, sensor);
+
   before(async () => {
-    app = await startTestApp({ INGEST_MAX_UNACKED_MB: String(budgetMb) });
-    admin = await createAdmin(app);
-    await createExperiment(app, admin, 'ING');
-    amqp = await AmqpClient.connect(app.config);
-    await eventually(async () => (await app.api.get('/ready')).status === 200, 10_000, 'ready');
+    ({ app, admin, amqp } = await startIngestingApp({ INGEST_MAX_UNACKED_MB: String(budgetMb) }));
   });
   after(async () => {
     await amqp?.close();
@@ -413,9 +420,4 @@ describe('Ingestion of large messages within a memory budget', () => {
       await client.close();
     }
   });
-
-  const count = async (sensor: string) => {
-    const response = await app.api.get(`/experiments/ING/measures?sensor=${sensor}&limit=10000`, { token: admin.token });
-    return response.body.items.length as number;
-  };
 });

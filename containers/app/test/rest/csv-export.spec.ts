@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { memoryMb, startAppProcess, type AppProcess } from '../support/app-process';
+import { metricIn } from '../support/metrics';
 import { startTestApp, testEnvironment, type TestApp } from '../support/test-app';
 import { T0, createAdmin, createExperiment, storeMeasures, type Person } from '../support/world';
 
@@ -114,11 +115,7 @@ describe('CSV export of 1M measures', () => {
   /** The exporter's query pool, from its /metrics. */
   async function queryPool(): Promise<Record<'in_use' | 'idle' | 'waiting', number>> {
     const text = await (await fetch(`${exporter.baseUrl}/metrics`)).text();
-    const value = (state: string) => {
-      const line = text.split('\n').find((l) => l.startsWith('mymonit_db_pool_connections{') && l.includes('pool="queries"') && l.includes(`state="${state}"`));
-      assert.ok(line, `no ${state} line for the query pool in /metrics`);
-      return Number(line.split(' ').at(-1));
-    };
+    const value = (state: string) => metricIn(text, 'mymonit_db_pool_connections', { pool: 'queries', state });
     return { in_use: value('in_use'), idle: value('idle'), waiting: value('waiting') };
   }
 });
