@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
 import { StorageConnector } from '../../src/storage/storage-connector';
 import { eventually } from '../support/amqp';
 import { assertProblem } from '../support/api-client';
@@ -133,6 +134,39 @@ describe('Measures, sensors, summaries and CSV', () => {
     assert.equal(lines.length, 121);
     assert.equal(lines[1], `${new Date(T0).toISOString()},cryo/temp,0.25,K,"{""run"":""42"",""shift"":""night""}"`);
     assert.equal(lines[2], `${new Date(T0 + MINUTE).toISOString()},cryo/temp,1.25,K,`);
+  });
+
+  it('When units and tags hold commas, quotes, line breaks or edge spaces, then a CSV parser reads back exactly what was stored', async () => {
+    await createExperiment(app, admin, 'EXP-CSV-TEXT');
+    await associate(app, admin, 'EXP-CSV-TEXT', 'S1');
+    const awkward: { unit: string | null; tags: Record<string, string> | null }[] = [
+      { unit: 'm,s', tags: { note: 'a "quoted" word' } },
+      { unit: '"in"', tags: { note: 'line one\nline two', 'k,1': 'x' } },
+      { unit: ' K ', tags: { note: ' leading and trailing ' } },
+      { unit: 'µΩ', tags: { note: 'CR\r\nLF', other: '' } },
+      { unit: null, tags: null },
+    ];
+    await storeMeasures(
+      app,
+      'EXP-CSV-TEXT',
+      awkward.map((m, i) => ({ sensor: 'probe/1', timestamp: T0 + i, value: -i - 0.5, ...m })),
+    );
+    const response = await fetch(`${app.baseUrl}/experiments/EXP-CSV-TEXT/measures?order=asc`, {
+      headers: { authorization: `Bearer ${scientist.token}`, accept: 'text/csv' },
+    });
+    const records = parse<Record<string, string>>(await response.text(), { columns: true });
+    assert.deepEqual(
+      records.map((r) => ({ timestamp: r.timestamp, value: Number(r.value), unit: r.unit, tags: r.tags === '' ? null : JSON.parse(r.tags) })),
+      awkward.map((m, i) => ({ timestamp: new Date(T0 + i).toISOString(), value: -i - 0.5, unit: m.unit ?? '', tags: m.tags })),
+    );
+  });
+
+  it('When the range holds no measure, then the CSV is its header line alone', async () => {
+    const response = await fetch(`${app.baseUrl}${base}/measures?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z`, {
+      headers: { authorization: `Bearer ${scientist.token}`, accept: 'text/csv' },
+    });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), 'timestamp,sensor,value,unit,tags\n');
   });
 
   it('When a sensor first appears after its experiment was read, then pages and CSV give its name', async () => {

@@ -1,7 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { stringify } from 'csv-stringify/sync';
+import Papa from 'papaparse';
 import { z } from 'zod';
 import { MeasureService } from '../../services/measure.service';
 import type { StoredMeasure } from '../../storage/measure.repository';
@@ -19,13 +19,20 @@ import {
 
 const CSV_COLUMNS = ['timestamp', 'sensor', 'value', 'unit', 'tags'];
 
-/** Batches of measures → CSV text, one chunk per batch (tags as a JSON object, empty when none). */
+/**
+ * Batches of measures → CSV text (RFC 4180, LF line ends), one chunk per
+ * batch; tags as a JSON object, empty when none. Papa Parse, not
+ * csv-stringify: for a million rows csv-stringify allocated 2.9 GB (a context
+ * object per field), enough garbage to lift the exporter's peak RSS by 120 MB;
+ * Papa Parse allocates 0.8 GB and takes 30 % less time (docs/storage.md).
+ */
 function toCsv(): Transform {
   let header = true;
   const iso = isoTimestamps();
   const text = (batch: StoredMeasure[]) => {
-    const records = batch.map((m) => [iso(m.timestamp), m.sensor, m.value, m.unit ?? '', m.tags ? JSON.stringify(m.tags) : '']);
-    const csv = stringify(records, { header, columns: CSV_COLUMNS });
+    const data = batch.map((m) => [iso(m.timestamp), m.sensor, m.value, m.unit ?? '', m.tags ? JSON.stringify(m.tags) : '']);
+    const rows = data.length > 0 ? `${Papa.unparse(data, { newline: '\n' })}\n` : '';
+    const csv = header ? `${CSV_COLUMNS.join(',')}\n${rows}` : rows;
     header = false;
     return csv;
   };
