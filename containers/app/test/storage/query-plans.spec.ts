@@ -39,8 +39,16 @@ describe('Query plans of measure reads', () => {
     );
     ref = (await app.container.resolve(ExperimentRepository).findById('PLAN-NEW'))!.ref;
     explain = async (sql, params) => {
-      const [rows] = await storage.pool.execute<RowDataPacket[]>(`EXPLAIN ${sql}`, params as (string | number)[]);
-      return rows;
+      const connection = await storage.pool.getConnection();
+      try {
+        // MySQL 9 explains as a tree by default; MariaDB has only the table format (and no such variable).
+        const [[{ mysql }]] = await connection.query<RowDataPacket[]>("SELECT VERSION() NOT LIKE '%MariaDB%' AS mysql");
+        if (Number(mysql)) await connection.query("SET SESSION explain_format = 'TRADITIONAL'");
+        const [rows] = await connection.execute<RowDataPacket[]>(`EXPLAIN ${sql}`, params as (string | number)[]);
+        return rows;
+      } finally {
+        connection.release();
+      }
     };
   });
   after(async () => {

@@ -83,9 +83,9 @@ export const MIGRATIONS: Migration[] = [
         mn DOUBLE NOT NULL,
         mx DOUBLE NOT NULL,
         first_ts BIGINT NOT NULL,
-        first_value DOUBLE NOT NULL,
+        \`first_value\` DOUBLE NOT NULL,
         last_ts BIGINT NOT NULL,
-        last_value DOUBLE NOT NULL,
+        \`last_value\` DOUBLE NOT NULL,
         PRIMARY KEY (experiment_ref, hour, sensor_ref)
       ) ${TABLE_OPTIONS}`,
       // Hours whose measures changed since their rollup was computed.
@@ -96,8 +96,9 @@ export const MIGRATIONS: Migration[] = [
         PRIMARY KEY (experiment_ref, hour, sensor_ref)
       ) ${TABLE_OPTIONS}`,
       // Measures stored before this version: every hour of theirs is stale until first summarised.
+      // Floored with DIV: MySQL's `/` rounds to 4 decimal places (see floorDiv in the repository).
       `INSERT IGNORE INTO measure_hours_stale (experiment_ref, hour, sensor_ref)
-       SELECT DISTINCT experiment_ref, FLOOR(ts / 3600000), sensor_ref FROM measures`,
+       SELECT DISTINCT experiment_ref, (ts DIV 3600000 - (ts % 3600000 < 0)), sensor_ref FROM measures`,
     ],
   },
   {
@@ -114,9 +115,9 @@ export const MIGRATIONS: Migration[] = [
         mn DOUBLE NOT NULL,
         mx DOUBLE NOT NULL,
         first_ts BIGINT NOT NULL,
-        first_value DOUBLE NOT NULL,
+        \`first_value\` DOUBLE NOT NULL,
         last_ts BIGINT NOT NULL,
-        last_value DOUBLE NOT NULL,
+        \`last_value\` DOUBLE NOT NULL,
         PRIMARY KEY (experiment_ref, day, sensor_ref)
       ) ${TABLE_OPTIONS}`,
       // Days one of whose hourly rollups changed since the day was computed.
@@ -129,7 +130,7 @@ export const MIGRATIONS: Migration[] = [
       // Hours already rolled up: their days are stale until first summarised. Hours still
       // stale mark their days when they are refreshed.
       `INSERT IGNORE INTO measure_days_stale (experiment_ref, day, sensor_ref)
-       SELECT DISTINCT experiment_ref, FLOOR(hour / 24), sensor_ref FROM measure_hours`,
+       SELECT DISTINCT experiment_ref, (hour DIV 24 - (hour % 24 < 0)), sensor_ref FROM measure_hours`,
     ],
   },
 ];
