@@ -7,7 +7,9 @@
 # Debian stable ships MariaDB only, so the server comes from Debian unstable's
 # mysql-server-core package: fetched with apt into a directory of its own (the
 # machine's packages are left alone), unpacked, and run with the C library
-# unpacked beside it. Everything lives under ${MYSQL_SANDBOX_DIR:-/tmp/mymonit-mysql}.
+# unpacked beside it, with the deployment's own settings
+# (containers/mysql/conf.d/mymonit.cnf, as the Compose file mounts them).
+# Everything lives under ${MYSQL_SANDBOX_DIR:-/tmp/mymonit-mysql}.
 # Exit status 3: MySQL could not be fetched or started (no apt, no mirror).
 set -euo pipefail
 
@@ -16,6 +18,7 @@ port=${MYSQL_SANDBOX_PORT:-3307}
 root=$dir/root
 lib=$root/usr/lib/x86_64-linux-gnu
 socket=$dir/run/mysqld.sock
+settings=$(cd "$(dirname "$0")/../../mysql/conf.d" && pwd)/mymonit.cnf
 
 # Runs a program of the unpacked tree with the unpacked C library and libraries.
 run() { "$lib/ld-linux-x86-64.so.2" --library-path "$lib:$lib/private" "$@"; }
@@ -50,7 +53,7 @@ start() {
   fi
   fetch
   mkdir -p "$dir/run" "$dir/files"
-  local server=(--no-defaults --user=root --datadir="$dir/data" --basedir="$root/usr"
+  local server=(--defaults-file="$settings" --user=root --datadir="$dir/data" --basedir="$root/usr"
     --lc-messages-dir="$root/usr/share/mysql" --secure-file-priv="$dir/files")
   if [ ! -d "$dir/data/mysql" ]; then
     rm -rf "$dir/data"
@@ -59,7 +62,7 @@ start() {
   fi
   setsid "$lib/ld-linux-x86-64.so.2" --library-path "$lib:$lib/private" "$root/usr/sbin/mysqld" "${server[@]}" \
     --port="$port" --bind-address=127.0.0.1 --socket="$socket" --mysqlx=OFF --pid-file="$dir/run/mysqld.pid" \
-    --innodb-buffer-pool-size=1G --max-connections=500 --log-error="$dir/error.log" </dev/null >/dev/null 2>&1 &
+    --log-error="$dir/error.log" </dev/null >/dev/null 2>&1 &
   for _ in $(seq 60); do
     client -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 1
