@@ -21,7 +21,8 @@ socket=$dir/run/mysqld.sock
 settings=$(cd "$(dirname "$0")/../../mysql/conf.d" && pwd)/mymonit.cnf
 
 # Runs a program of the unpacked tree with the unpacked C library and libraries.
-run() { "$lib/ld-linux-x86-64.so.2" --library-path "$lib:$lib/private" "$@"; }
+loader=("$lib/ld-linux-x86-64.so.2" --library-path "$lib:$lib/private")
+run() { "${loader[@]}" "$@"; }
 client() { run "$root/usr/bin/mysql" --no-defaults -uroot -S "$socket" "$@"; }
 unavailable() { echo "mysql-sandbox: $*" >&2; exit 3; }
 
@@ -60,7 +61,7 @@ start() {
     run "$root/usr/sbin/mysqld" "${server[@]}" --initialize-insecure --log-error="$dir/initialize.log" ||
       unavailable "mysqld --initialize failed: $(tail -3 "$dir/initialize.log")"
   fi
-  setsid "$lib/ld-linux-x86-64.so.2" --library-path "$lib:$lib/private" "$root/usr/sbin/mysqld" "${server[@]}" \
+  setsid "${loader[@]}" "$root/usr/sbin/mysqld" "${server[@]}" \
     --port="$port" --bind-address=127.0.0.1 --socket="$socket" --mysqlx=OFF --pid-file="$dir/run/mysqld.pid" \
     --log-error="$dir/error.log" </dev/null >/dev/null 2>&1 &
   for _ in $(seq 60); do

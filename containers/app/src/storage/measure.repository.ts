@@ -458,6 +458,7 @@ export class MeasureRepository {
     on: Queryable = this.storage.pool,
   ): Promise<PartialBucket[]> {
     const { where, params } = rangeFilter(experimentRef, range, sensorRefs);
+    // bucketMs is written into the SQL: floorDiv refuses anything but a positive whole number.
     const bucketOf = floorDiv('m.ts', bucketMs, range.from !== undefined && range.from >= 0);
     // first/last are the values at the bucket's MIN(ts)/MAX(ts), read back by primary key.
     const [rows] = await on.query<SummaryRow[]>(
@@ -467,12 +468,12 @@ export class MeasureRepository {
          FROM measures m WHERE ${where}
          GROUP BY m.sensor_ref, b
        )
-       SELECT agg.sensor_ref, agg.b * ? AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
+       SELECT agg.sensor_ref, agg.b * ${bucketMs} AS bucket, agg.n, agg.total, agg.mn, agg.mx, agg.t0, agg.t1,
               f.value AS first, l.value AS last
        FROM agg
        JOIN measures f ON f.experiment_ref = ? AND f.ts = agg.t0 AND f.sensor_ref = agg.sensor_ref
        JOIN measures l ON l.experiment_ref = ? AND l.ts = agg.t1 AND l.sensor_ref = agg.sensor_ref`,
-      [...params, bucketMs, experimentRef, experimentRef],
+      [...params, experimentRef, experimentRef],
     );
     return rows.map(partialOf);
   }

@@ -63,7 +63,10 @@ describe('Bucket edges of summaries', () => {
     const range = { from: START - 2 * DAY, to: START + 4 * DAY };
     for (const bucket of [60_000, HOUR, DAY, 2 * DAY]) {
       const expected = new Map<number, number>();
-      for (const ts of stamps) expected.set(Math.floor(ts / bucket) * bucket, (expected.get(Math.floor(ts / bucket) * bucket) ?? 0) + 1);
+      for (const ts of stamps) {
+        const start = Math.floor(ts / bucket) * bucket;
+        expected.set(start, (expected.get(start) ?? 0) + 1);
+      }
       const counts = (buckets: { bucket: number; count: number }[]) => new Map(buckets.map((b) => [b.bucket, b.count]));
       const raw = await measures.rawSummary(ref, range, bucket, null);
       assert.deepEqual(counts(raw), expected, `raw summary, buckets of ${bucket / 60_000} min`);

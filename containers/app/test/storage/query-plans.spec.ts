@@ -38,11 +38,11 @@ describe('Query plans of measure reads', () => {
       Array.from({ length: 20_000 }, (_, i) => ({ sensor: `new-${i % 5}`, timestamp: T0 + Math.floor(i / 5), value: i, unit: null, tags: null })),
     );
     ref = (await app.container.resolve(ExperimentRepository).findById('PLAN-NEW'))!.ref;
+    // MySQL 9 explains as a tree by default; MariaDB has only the table format (and no such variable).
+    const [[{ mysql }]] = await storage.pool.query<RowDataPacket[]>("SELECT VERSION() NOT LIKE '%MariaDB%' AS mysql");
     explain = async (sql, params) => {
       const connection = await storage.pool.getConnection();
       try {
-        // MySQL 9 explains as a tree by default; MariaDB has only the table format (and no such variable).
-        const [[{ mysql }]] = await connection.query<RowDataPacket[]>("SELECT VERSION() NOT LIKE '%MariaDB%' AS mysql");
         if (Number(mysql)) await connection.query("SET SESSION explain_format = 'TRADITIONAL'");
         const [rows] = await connection.execute<RowDataPacket[]>(`EXPLAIN ${sql}`, params as (string | number)[]);
         return rows;
