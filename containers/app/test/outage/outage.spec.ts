@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { loadConfig, type AppConfig } from '../../src/config';
@@ -23,21 +24,44 @@ function sh(command: string, ...args: string[]): string {
   return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 }
 
-const mariaDbAnswers = () => {
+/**
+ * The database server the suite runs on, stopped and started by the MySQL
+ * outage test: the machine's MariaDB, or the MySQL sandbox of
+ * `npm run test:mysql` (scripts/mysql-sandbox.sh), which is what a Compose
+ * deployment runs.
+ */
+const onMySqlSandbox = process.env.TEST_DB_SERVER === 'mysql-sandbox';
+const sandboxScript = join(__dirname, '..', '..', 'scripts', 'mysql-sandbox.sh');
+
+async function databaseAnswers(config: AppConfig): Promise<boolean> {
+  const { host, port, user, password } = config.db;
   try {
-    sh('mysqladmin', '--protocol=tcp', '-h127.0.0.1', '-uroot', 'ping');
+    const connection = await mysql.createConnection({ host, port, user, password, connectTimeout: 2_000 });
+    await connection.end();
     return true;
   } catch {
     return false;
   }
-};
+}
 
-async function startMariaDb(): Promise<void> {
-  if (mariaDbAnswers()) return;
-  sh('mkdir', '-p', '/run/mysqld');
-  sh('chown', 'mysql:mysql', '/run/mysqld');
-  sh('start-stop-daemon', '--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd', '--', '--user=mysql');
-  await eventually(mariaDbAnswers, 60_000, 'MariaDB to start');
+/** Shuts the server down (the SQL statement works on both servers, over the tests' own connection settings). */
+async function stopDatabase(config: AppConfig): Promise<void> {
+  const { host, port, user, password } = config.db;
+  const connection = await mysql.createConnection({ host, port, user, password });
+  await connection.query('SHUTDOWN').finally(() => connection.destroy());
+  await eventually(async () => !(await databaseAnswers(config)), 60_000, 'the database server to stop');
+}
+
+async function startDatabase(config: AppConfig): Promise<void> {
+  if (await databaseAnswers(config)) return;
+  if (onMySqlSandbox) {
+    sh('bash', sandboxScript, 'start');
+  } else {
+    sh('mkdir', '-p', '/run/mysqld');
+    sh('chown', 'mysql:mysql', '/run/mysqld');
+    sh('start-stop-daemon', '--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd', '--', '--user=mysql');
+  }
+  await eventually(() => databaseAnswers(config), 60_000, 'the database server to start');
 }
 
 function startRabbit(): void {
@@ -86,7 +110,7 @@ describe('Outages', { concurrency: false }, () => {
   });
 
   after(async () => {
-    await startMariaDb();
+    await startDatabase(config);
     try {
       sh('rabbitmqctl', 'await_startup');
     } catch {
@@ -145,7 +169,7 @@ describe('Outages', { concurrency: false }, () => {
     app = await startAppProcess(env);
     await eventually(async () => (await storedOr(0)) >= 5_000, 60_000, 'ingestion under way');
     const reader = await signUp('outage-reader');
-    sh('mysqladmin', '--protocol=tcp', '-h127.0.0.1', '-uroot', 'shutdown');
+    await stopDatabase(config);
     let during: { ready: number; health: number; queued: number; signedIn: Response };
     try {
       await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 503, 15_000, '/ready to say 503');
@@ -158,7 +182,7 @@ describe('Outages', { concurrency: false }, () => {
         signedIn: await fetch(`${app.baseUrl}/me`, { headers: { authorization: `Bearer ${reader.idToken}` } }),
       };
     } finally {
-      await startMariaDb();
+      await startDatabase(config);
     }
     assert.equal(during.health, 200, 'REST serves while MySQL is down');
     assert.equal(during.ready, 503);
