@@ -35,5 +35,8 @@ export class NotFoundError extends AppError {}
 
 export class ConflictError extends AppError {}
 
+/** A request body in a format the route does not read (it takes JSON). */
+export class UnsupportedMediaTypeError extends AppError {}
+
 /** A dependency (MySQL, RabbitMQ) cannot serve the request now. */
 export class UnavailableError extends AppError {}

@@ -10,6 +10,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found (also: an experiment you are not associated with)',
   409: 'Conflicts with the current state',
   413: 'Body larger than 1 MiB',
+  415: 'A body that is not `application/json`',
   503: 'A dependency (MySQL, or the broker for ingestion) is unavailable; try again after `Retry-After` seconds',
 };
 
@@ -20,7 +21,7 @@ export function errorStatuses(route: Route): number[] {
   // Signing in looks the user up in MySQL: every such route can meet an outage.
   if (route.access !== 'public') [401, 403, 503].forEach((s) => statuses.add(s));
   if (route.path.includes('{')) statuses.add(404);
-  if (route.body) statuses.add(413);
+  if (route.body) [413, 415].forEach((s) => statuses.add(s));
   return [...statuses].sort();
 }
 
@@ -33,6 +34,23 @@ export function buildOpenApiDocument(routes: Route[], version: string) {
     bearerFormat: 'JWT',
     description: 'A Firebase ID token',
   });
+  // Headers the app sets itself, whatever the route.
+  const requestId = registry.registerComponent('headers', 'X-Request-Id', {
+    description: 'The request id: the one the client (or Nginx) sent when it is 1-128 characters of A-Z a-z 0-9 . _ : -, otherwise a new UUID; also in every log line of the request',
+    schema: { type: 'string' },
+  }).ref;
+  const retryAfter = registry.registerComponent('headers', 'Retry-After', {
+    description: 'Seconds to wait before trying again',
+    schema: { type: 'string', example: '5' },
+  }).ref;
+  const wwwAuthenticate = registry.registerComponent('headers', 'WWW-Authenticate', {
+    description: 'The scheme to authenticate with: `Bearer`',
+    schema: { type: 'string', example: 'Bearer' },
+  }).ref;
+  const errorHeaders: Record<number, Record<string, unknown>> = {
+    401: { 'WWW-Authenticate': wwwAuthenticate },
+    503: { 'Retry-After': retryAfter },
+  };
   for (const route of routes) {
     const responses: Record<string, unknown> = {};
     for (const [status, spec] of Object.entries(route.responses)) {
@@ -45,18 +63,18 @@ export function buildOpenApiDocument(routes: Route[], version: string) {
       responses[status] = {
         description: spec.description,
         ...(Object.keys(content).length > 0 ? { content } : {}),
-        ...(spec.headers
-          ? {
-              headers: Object.fromEntries(
-                Object.entries(spec.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }]),
-              ),
-            }
-          : {}),
+        headers: {
+          'X-Request-Id': requestId,
+          ...Object.fromEntries(
+            Object.entries(spec.headers ?? {}).map(([name, description]) => [name, { description, schema: { type: 'string' } }]),
+          ),
+        },
       };
     }
     for (const status of errorStatuses(route)) {
       responses[status] = {
         description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+        headers: { 'X-Request-Id': requestId, ...errorHeaders[status] },
         content: { 'application/problem+json': { schema: Problem } },
       };
     }

@@ -7,6 +7,7 @@ import {
   NotFoundError,
   UnauthenticatedError,
   UnavailableError,
+  UnsupportedMediaTypeError,
   ValidationError,
   type FieldError,
 } from '../errors';
@@ -60,9 +61,14 @@ export function toProblem(error: unknown): ProblemDetails {
   if (error instanceof ForbiddenError) return problem(403, error.message);
   if (error instanceof NotFoundError) return problem(404, error.message);
   if (error instanceof ConflictError) return problem(409, error.message);
+  if (error instanceof UnsupportedMediaTypeError) return problem(415, error.message);
   if (error instanceof UnavailableError) return problem(503, error.message);
   if (isDatabaseUnreachable(error)) return problem(503, 'The database is unavailable; try again shortly');
-  const e = error as { type?: string; status?: number; message?: string };
+  const e = error as { type?: string; status?: number; message?: string; expose?: boolean };
+  // The router could not decode a percent-encoded path segment (`/experiments/%E0%A4%A`).
+  if (error instanceof URIError && e.status === 400) {
+    return problem(400, 'The request path is not valid', [{ field: 'path', message: 'malformed percent-encoding' }]);
+  }
   // body-parser's errors carry a status and a type.
   if (e?.type === 'entity.too.large') return problem(413, 'The request body is larger than 1 MiB');
   if (e?.type === 'entity.parse.failed') {
@@ -70,6 +76,10 @@ export function toProblem(error: unknown): ProblemDetails {
   }
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return problem(415, e.message ?? 'Unsupported encoding');
+  }
+  // Any other client error that http-errors marks as safe to show (an aborted body, say).
+  if (e?.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return problem(e.status, e.message ?? 'The request is not valid');
   }
   if (error instanceof AppError) return problem(500, error.message);
   return problem(500, 'Internal error');

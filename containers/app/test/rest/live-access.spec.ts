@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Measure } from '../../src/model/measure';
+import { LiveMeasures } from '../../src/rabbit/live-measures';
+import { LiveController } from '../../src/rest/controllers/live.controller';
 import { eventually } from '../support/amqp';
 import { forgedToken } from '../support/identities';
 import { readEvents } from '../support/sse';
@@ -49,6 +52,29 @@ describe('Live streams keep to the access they were opened with', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(admins.ended(), false, "the admin's stream goes on");
     assert.equal((await fetch(`${second.baseUrl}/experiments/LIVE/measures/stream`, { headers: { authorization: `Bearer ${scientist.token}` } })).status, 404);
+  });
+
+  it('When measures arrive for a stream that has just ended but not yet closed, then they are dropped and the app lives on', { timeout: 60_000 }, async () => {
+    const stream = await openStream(first, admin.token);
+    const live = first.container.resolve(LiveMeasures);
+    const listeners = (live as unknown as { listeners: Map<string, Set<(measures: Measure[]) => void>> }).listeners.get('LIVE');
+    assert.ok(listeners && listeners.size > 0, 'the stream listens');
+    const crashes: unknown[] = [];
+    const onCrash = (error: unknown) => crashes.push(error);
+    process.on('uncaughtException', onCrash);
+    try {
+      // Shutdown ends every stream; a batch committed in the same tick is announced before 'close'.
+      first.container.resolve(LiveController).closeStreams();
+      const measure: Measure = { experimentId: 'LIVE', sensor: 's', timestamp: Date.now(), value: 1, unit: null, tags: null };
+      for (const listener of listeners) listener([measure]);
+      await eventually(() => stream.ended(), 5_000, 'the stream ended');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      process.off('uncaughtException', onCrash);
+    }
+    assert.deepEqual(crashes, []);
+    assert.equal(stream.events.some((e) => e.event === 'measures'), false);
+    assert.equal((await first.api.get('/health')).status, 200);
   });
 
   it('When a user is erased, then their open stream ends', { timeout: 60_000 }, async () => {

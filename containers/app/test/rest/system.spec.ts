@@ -86,6 +86,39 @@ describe('Operations routes', () => {
     assertProblem(response, 400, ['body']);
   });
 
+  it('When a path holds a malformed percent-encoding, then 400 problem+json names the path', async () => {
+    const response = await app.api.get('/experiments/%E0%A4%A');
+    assertProblem(response, 400, ['path']);
+  });
+
+  it('When a body is not JSON at all (text/plain), then 415 problem+json, also when it is large', async () => {
+    const admin = await createAdmin(app, 'A-415');
+    for (const rawBody of ['experiment_id=X', 'y'.repeat(2 * 1024 * 1024)]) {
+      const response = await app.api.request('POST', '/experiments', {
+        token: admin.token,
+        rawBody,
+        headers: { 'content-type': 'text/plain' },
+      });
+      assertProblem(response, 415);
+      assert.match(response.body.detail, /application\/json, not text\/plain/);
+    }
+  });
+
+  it('When a 401 or an outage 503 is documented, then so are the headers it carries, and every response documents X-Request-Id', async () => {
+    const document = (await app.api.request('GET', '/openapi.json', { undocumented: true })).body;
+    const responses: [string, any][] = Object.values(document.paths).flatMap((operations: any) =>
+      Object.values(operations).flatMap((operation: any) => Object.entries(operation.responses)),
+    );
+    assert.ok(responses.length > 50);
+    for (const [status, response] of responses) {
+      assert.ok(response.headers?.['X-Request-Id'], `a ${status} response documents X-Request-Id`);
+      if (status === '401') assert.ok(response.headers['WWW-Authenticate']);
+      // An outage refusing a request (problem+json), not /ready reporting one.
+      if (status === '503' && response.content['application/problem+json']) assert.ok(response.headers['Retry-After']);
+    }
+    assert.ok(document.components.headers['X-Request-Id'].description);
+  });
+
   it('When answering, then security headers are set', async () => {
     const response = await app.api.get('/health');
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff');

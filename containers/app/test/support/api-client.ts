@@ -51,7 +51,7 @@ export class ApiClient {
     const parsed = contentType?.includes('json') && text ? JSON.parse(text) : text;
     assert.ok(response.headers.get('x-request-id'), `${method} ${path}: no X-Request-Id`);
     if (!options.undocumented) {
-      this.checker.check(method, path.split('?')[0], response.status, contentType, streaming ? undefined : parsed);
+      this.checker.check(method, path.split('?')[0], response.status, response.headers, streaming ? undefined : parsed);
     }
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }

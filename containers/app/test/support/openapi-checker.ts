@@ -2,13 +2,15 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 
-type Document = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
+type Response = { content?: Record<string, unknown>; headers?: Record<string, unknown> };
+type Document = { paths: Record<string, Record<string, { responses: Record<string, Response> }>> };
 
 const escapePointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
  * Checks real responses against the served OpenAPI document: the operation,
- * the status, the media type and the body schema must all be documented.
+ * the status, the media type and the body schema must all be documented, and
+ * every header the document promises for that response must be there.
  */
 export class OpenApiChecker {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -28,13 +30,17 @@ export class OpenApiChecker {
       .sort((a, b) => b.literal - a.literal);
   }
 
-  check(method: string, path: string, status: number, contentType: string | null, body: unknown): void {
+  check(method: string, path: string, status: number, headers: Headers, body: unknown): void {
+    const contentType = headers.get('content-type');
     const match = this.templates.find((t) => t.pattern.test(path));
     if (!match) throw new Error(`OpenAPI: no path template matches ${path}`);
     const operation = this.document.paths[match.template][method.toLowerCase()];
     if (!operation) throw new Error(`OpenAPI: ${method} ${match.template} is not documented`);
     const response = operation.responses[String(status)];
     if (!response) throw new Error(`OpenAPI: status ${status} of ${method} ${match.template} is not documented`);
+    for (const name of Object.keys(response.headers ?? {})) {
+      if (!headers.has(name)) throw new Error(`OpenAPI: ${method} ${match.template} ${status} documents a ${name} header, none was sent`);
+    }
     const mediaType = contentType?.split(';')[0]?.trim() ?? null;
     if (!response.content) {
       if (body !== undefined && body !== '') {

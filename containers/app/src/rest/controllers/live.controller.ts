@@ -111,11 +111,18 @@ export class LiveController {
           // The connection belongs to the stream: when it ends (client gone, shutdown), so does the connection.
           res.setHeader('Connection', 'close');
           res.flushHeaders();
+          // A stream ends (revoked, expired, shutdown) a moment before its 'close' clears the
+          // listeners below: what they send meanwhile is dropped, as a write after the end
+          // would be an 'error' event on the response, and the process's end.
+          const send = (text: string) => {
+            if (!res.writableEnded) res.write(text);
+          };
+          res.on('error', () => undefined); // the connection failed: 'close' follows and cleans up
           const { unsubscribe, bound } = this.live.subscribe(experiment.experimentId, (measures) => {
             const shown = sensors ? measures.filter((m) => sensors.has(m.sensor)) : measures;
-            if (shown.length > 0) res.write(`event: measures\ndata: ${JSON.stringify(shown.map(present))}\n\n`);
+            if (shown.length > 0) send(`event: measures\ndata: ${JSON.stringify(shown.map(present))}\n\n`);
           });
-          const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+          const heartbeat = setInterval(() => send(': heartbeat\n\n'), HEARTBEAT_MS);
           const end = (reason: 'access-revoked' | 'token-expired') => {
             if (res.writableEnded) return;
             res.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
@@ -143,7 +150,7 @@ export class LiveController {
             this.streams.delete(res);
           });
           await bound;
-          if (!res.writableEnded) res.write(`retry: 3000\nevent: ready\ndata: {}\n\n`);
+          send(`retry: 3000\nevent: ready\ndata: {}\n\n`);
         },
       }),
     ];
