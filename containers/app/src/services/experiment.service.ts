@@ -57,12 +57,11 @@ export class ExperimentService {
   async delete(actor: Actor, experimentId: string, force: boolean): Promise<void> {
     requireAdmin(actor);
     const experiment = await this.access.existingExperiment(experimentId);
-    if (!force && (await this.experiments.hasMeasures(experiment.ref))) {
+    if (!(await this.experiments.delete(experiment.ref, force))) {
       throw new ConflictError(
         `experiment ${experimentId} has measures; delete with force=true to delete them too`,
       );
     }
-    await this.experiments.delete(experiment.ref);
     await this.accessChanges.changed();
     this.audit.record('audit.experiment.delete', actor, { experiment: experimentId, details: { force } });
   }

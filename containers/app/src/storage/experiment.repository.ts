@@ -112,24 +112,31 @@ export class ExperimentRepository {
     );
   }
 
-  async hasMeasures(ref: number): Promise<boolean> {
-    const [rows] = await this.storage.pool.execute<RowDataPacket[]>(
-      'SELECT 1 FROM measures WHERE experiment_ref = ? LIMIT 1',
-      [ref],
+  /**
+   * Deletes the experiment with its measures, sensors and associations,
+   * atomically; unless `withMeasures`, only when it has none (false: it has
+   * some, and nothing was deleted). The experiment's row is locked first, as
+   * ingestion locks it (shared) for each batch it writes: a batch being written
+   * now commits before the check, and a later one finds the experiment gone.
+   */
+  async delete(ref: number, withMeasures: boolean): Promise<boolean> {
+    return this.storage.transaction(
+      async (connection) => {
+        await connection.execute('SELECT id FROM experiments WHERE id = ? FOR UPDATE', [ref]);
+        if (!withMeasures) {
+          const [rows] = await connection.execute<RowDataPacket[]>('SELECT 1 FROM measures WHERE experiment_ref = ? LIMIT 1', [ref]);
+          if (rows.length > 0) return false;
+        }
+        await connection.execute('DELETE FROM measures WHERE experiment_ref = ?', [ref]);
+        await connection.execute('DELETE FROM measure_hours WHERE experiment_ref = ?', [ref]);
+        await connection.execute('DELETE FROM measure_hours_stale WHERE experiment_ref = ?', [ref]);
+        await connection.execute('DELETE FROM measure_days WHERE experiment_ref = ?', [ref]);
+        await connection.execute('DELETE FROM measure_days_stale WHERE experiment_ref = ?', [ref]);
+        await connection.execute('DELETE FROM experiments WHERE id = ?', [ref]);
+        return true;
+      },
+      { deadlockRetries: 2 },
     );
-    return rows.length > 0;
-  }
-
-  /** Deletes the experiment with its measures, sensors and associations, atomically. */
-  async delete(ref: number): Promise<void> {
-    await this.storage.transaction(async (connection) => {
-      await connection.execute('DELETE FROM measures WHERE experiment_ref = ?', [ref]);
-      await connection.execute('DELETE FROM measure_hours WHERE experiment_ref = ?', [ref]);
-      await connection.execute('DELETE FROM measure_hours_stale WHERE experiment_ref = ?', [ref]);
-      await connection.execute('DELETE FROM measure_days WHERE experiment_ref = ?', [ref]);
-      await connection.execute('DELETE FROM measure_days_stale WHERE experiment_ref = ?', [ref]);
-      await connection.execute('DELETE FROM experiments WHERE id = ?', [ref]);
-    });
   }
 
   /** Returns false when the association already existed. */

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertProblem } from '../support/api-client';
+import { ExperimentRepository } from '../../src/storage/experiment.repository';
+import { MeasureRepository } from '../../src/storage/measure.repository';
+import { StorageConnector } from '../../src/storage/storage-connector';
+import { assertProblem, type ApiResponse } from '../support/api-client';
 import { startTestApp, type TestApp } from '../support/test-app';
 import {
   T0,
@@ -133,6 +136,28 @@ describe('Experiments and associations', () => {
     assert.equal(reborn.body.sensor_count, 0);
     assert.deepEqual((await app.api.get('/experiments/DEL/measures', asAdmin())).body.items, []);
     assertProblem(await app.api.get('/experiments/DEL', { token: scientist.token }), 404);
+  });
+
+  it('When a batch is being written to an experiment as it is deleted without force, then the batch commits first and the delete answers 409', async () => {
+    await createExperiment(app, admin, 'RACE');
+    const experiment = await app.container.resolve(ExperimentRepository).findById('RACE');
+    // What ingestion does for a batch: lock the experiment's row (shared), write, commit.
+    const connection = await app.container.resolve(StorageConnector).pool.getConnection();
+    let deleting: Promise<unknown> | null = null;
+    try {
+      await connection.query('START TRANSACTION');
+      await connection.query('SELECT id FROM experiments WHERE experiment_id = ? LOCK IN SHARE MODE', ['RACE']);
+      const record = { experimentRef: experiment!.ref, sensor: 'a', timestamp: T0, value: 1, unit: null, tags: null };
+      await app.container.resolve(MeasureRepository).upsert(connection, [record]);
+      deleting = app.api.delete('/experiments/RACE', asAdmin());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await connection.query('COMMIT');
+    } finally {
+      await connection.query('ROLLBACK'); // nothing left open if the test failed before COMMIT
+      connection.release();
+    }
+    assertProblem((await deleting) as ApiResponse, 409);
+    assert.equal((await app.api.get('/experiments/RACE/measures', asAdmin())).body.items.length, 1, 'the measure survives');
   });
 
   it('When an experiment has no measures, then it is deleted without force', async () => {
