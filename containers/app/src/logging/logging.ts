@@ -68,7 +68,7 @@ export class Log {
 }
 
 /** How long shutdown waits for buffered lines to reach a connected Logstash. */
-const FLUSH_TIMEOUT_MS = 3_000;
+export const FLUSH_TIMEOUT_MS = 3_000;
 
 /**
  * The one logging service (the original's `Logging`): every component asks it

@@ -13,6 +13,20 @@ const SETUP_RETRY_MS = 10_000;
 /** Header that pairs a `mandatory` message the broker returned with its publish. */
 const PUBLISH_ID = 'x-mymonit-publish-id';
 
+/** Reconnection: 1 s after a connection is lost, then twice as long after each failed attempt, up to 30 s. */
+const RECONNECT_FIRST_S = 1;
+const RECONNECT_MAX_S = 30;
+
+/**
+ * The wait before the next attempt after `failures` failed attempts in a row:
+ * drawn from the upper half of the back-off, so that instances that lost the
+ * broker together do not all come back at the same moment.
+ */
+export function reconnectWait(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** failures);
+  return failures === 0 ? ceiling : ceiling * (0.5 + random() / 2);
+}
+
 /** The broker confirmed a `mandatory` message that no queue took (a queue deleted): nothing was kept. */
 export class UnroutableError extends UnavailableError {}
 
@@ -43,16 +57,28 @@ export class RabbitConnector {
     const endpoint = rabbitEndpoint(this.config);
     const connection = amqp.connect([this.config.rabbit.url], {
       heartbeatIntervalInSeconds: 15,
-      reconnectTimeInSeconds: 2,
+      reconnectTimeInSeconds: reconnectWait(0),
       connectionOptions: { timeout: 5_000, clientProperties: { connection_name: 'mymonit-app' } },
     });
-    connection.on('connect', () => this.log.info('connected to RabbitMQ', { endpoint }));
+    // The manager waits `reconnectTimeInSeconds` after each loss or failed attempt, reading
+    // it after emitting the event: set here, it makes the wait grow while the broker stays away.
+    let failures = 0;
+    connection.on('connect', () => {
+      failures = 0;
+      connection.reconnectTimeInSeconds = reconnectWait(0);
+      this.log.info('connected to RabbitMQ', { endpoint });
+    });
     connection.on('disconnect', ({ err }) =>
       this.log.warn('disconnected from RabbitMQ; reconnecting', { endpoint, reason: err?.message }),
     );
-    connection.on('connectFailed', ({ err }) =>
-      this.log.warn('cannot connect to RabbitMQ; retrying', { endpoint, reason: err?.message }),
-    );
+    connection.on('connectFailed', ({ err }) => {
+      connection.reconnectTimeInSeconds = reconnectWait(++failures);
+      this.log.warn('cannot connect to RabbitMQ; retrying', {
+        endpoint,
+        reason: err?.message,
+        retryInSeconds: Math.round(connection.reconnectTimeInSeconds * 10) / 10,
+      });
+    });
     this.connection = connection;
     this.publisher = connection.createChannel({
       name: 'publisher',

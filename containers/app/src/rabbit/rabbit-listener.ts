@@ -79,7 +79,8 @@ const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_BATCH_MEASURES = 10_000;
 /** Measures held unacknowledged at most: eight full batches ahead of the writer, which writes two at a time. */
 const MAX_HELD_MEASURES = 8 * MAX_BATCH_MEASURES;
-const SHUTDOWN_GRACE_MS = 30_000;
+/** How long a stop waits for in-flight batches before leaving them to the broker. */
+export const SHUTDOWN_GRACE_MS = 30_000;
 
 /**
  * Consumes the measures queue (the original's RabbitListener): gathers

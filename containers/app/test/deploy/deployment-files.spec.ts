@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
+import { FLUSH_TIMEOUT_MS } from '../../src/logging/logging';
+import { SHUTDOWN_GRACE_MS } from '../../src/rabbit/rabbit-listener';
 
 /**
  * Docker Compose and Kubernetes cannot run on the test machine: these tests
@@ -22,7 +24,11 @@ type Service = {
   depends_on?: Record<string, { condition: string }>;
   volumes?: string[];
   restart?: string;
+  stop_grace_period?: string;
 };
+
+/** The longest the app takes to stop: in-flight batches, closing its connections (10 s allowed), two log flushes. */
+const STOP_SECONDS = (SHUTDOWN_GRACE_MS + 2 * FLUSH_TIMEOUT_MS) / 1000 + 10;
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; secrets: Record<string, { file: string }> };
 const services = compose.services;
 const app = services.app;
@@ -53,6 +59,12 @@ describe('docker-compose.yml', () => {
       assert.ok(service.healthcheck?.test, `${name} has a health check`);
       assert.equal(service.restart, 'unless-stopped', `${name} restarts`);
     }
+  });
+
+  it('When the app is stopped, then Compose gives it the time to finish and acknowledge its batches before SIGKILL', () => {
+    const grace = /^(\d+)s$/.exec(app.stop_grace_period ?? '')?.[1];
+    assert.ok(grace, `stop_grace_period in seconds, got ${app.stop_grace_period}`);
+    assert.ok(Number(grace) >= STOP_SECONDS, `${grace} s < ${STOP_SECONDS} s`);
   });
 
   it('When a service depends on another, then it waits for it to be healthy (or a one-shot job to complete)', () => {
@@ -167,6 +179,7 @@ describe('Kubernetes manifests', () => {
     assert.ok(container.resources.limits.memory);
     assert.ok(deployment.spec.replicas >= 2, 'several replicas');
     assert.equal(deployment.spec.template.spec.securityContext.runAsNonRoot, true);
+    assert.ok(deployment.spec.template.spec.terminationGracePeriodSeconds >= STOP_SECONDS, 'time to stop before SIGKILL');
 
     const fromSecrets = container.env.map((e: { name: string }) => e.name) as string[];
     const names = [...Object.keys(config), ...fromSecrets];
