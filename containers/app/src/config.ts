@@ -77,10 +77,10 @@ const environmentSchema = z
  * Rules across variables. They run on the raw environment even when single
  * values are invalid, so one start-up attempt reports every problem.
  */
-function crossChecks(environment: NodeJS.ProcessEnv): string[] {
+function crossChecks(environment: NodeJS.ProcessEnv, verifiesTokens: boolean): string[] {
   const set = (name: string) => Boolean(environment[name]);
   const problems: string[] = [];
-  if (!set('FIREBASE_PROJECT_ID') && !set('GOOGLE_APPLICATION_CREDENTIALS')) {
+  if (verifiesTokens && !set('FIREBASE_PROJECT_ID') && !set('GOOGLE_APPLICATION_CREDENTIALS')) {
     problems.push('FIREBASE_PROJECT_ID: required (or GOOGLE_APPLICATION_CREDENTIALS naming a service account file)');
   }
   if (environment.NODE_ENV === 'production' && set('FIREBASE_AUTH_EMULATOR_HOST')) {
@@ -178,9 +178,10 @@ function amqpUrl(hostOrUrl: string, user: string, password: string): string {
 
 /**
  * Reads the configuration from environment variables (SPEC §6) and reports every
- * invalid value at once.
+ * invalid value at once. `verifiesTokens: false` is for the tools that work on
+ * MySQL alone (admin:create, migrate): they need no Firebase project.
  */
-export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env, { verifiesTokens = true } = {}): AppConfig {
   const parsed = environmentSchema.safeParse(environment);
   const problems = [
     ...(parsed.error?.issues ?? []).map((issue) => {
@@ -189,7 +190,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       const shown = given === undefined || /PASSWORD|CREDENTIALS/.test(name) ? '' : ` (got "${given}")`;
       return `${name}: ${issue.message}${shown}`;
     }),
-    ...crossChecks(environment),
+    ...crossChecks(environment, verifiesTokens),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;

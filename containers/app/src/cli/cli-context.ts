@@ -7,10 +7,10 @@ import { buildContainer } from '../container';
 export const EX_CONFIG = 78;
 
 /** Configuration from the environment (and `.env`), or exit naming every bad value. */
-export function configOrExit(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+export function configOrExit(environment: NodeJS.ProcessEnv = process.env, options?: { verifiesTokens?: boolean }): AppConfig {
   loadEnvFile();
   try {
-    return loadConfig(environment);
+    return loadConfig(environment, options);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`MyMONIT cannot start. ${error.message}`);
@@ -40,8 +40,9 @@ export function applyLocalDefaults(extra: Record<string, string> = {}): void {
   for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
 }
 
+/** The app's components for a command-line tool, which works on MySQL alone: no Firebase project is needed. */
 export function cliContainer(): DependencyContainer {
-  return buildContainer(configOrExit());
+  return buildContainer(configOrExit(process.env, { verifiesTokens: false }));
 }
 
 /** Runs a command-line tool: its errors are printed in one line, and it exits with a status. */
