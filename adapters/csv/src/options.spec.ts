@@ -9,6 +9,8 @@ function options(argv: string[], env: NodeJS.ProcessEnv = {}): Options {
   return parsed.options;
 }
 
+const pick = ({ exchange, routingKey }: Options) => ({ exchange, routingKey });
+
 function problems(argv: string[]): string[] {
   try {
     parseCommandLine(argv, {});
@@ -48,6 +50,12 @@ describe('parseCommandLine', () => {
   it('When RABBIT_URL_FULL is set, then it is the default URL and --url wins over it', () => {
     assert.equal(options(['a.csv'], { RABBIT_URL_FULL: 'amqp://u:p@broker:5672' }).url, 'amqp://u:p@broker:5672');
     assert.equal(options(['a.csv', '--url', 'amqps://x:y@h/vh'], { RABBIT_URL_FULL: 'amqp://u:p@broker' }).url, 'amqps://x:y@h/vh');
+  });
+
+  it('When RABBIT_EXCHANGE and RABBIT_ROUTING are set (as for the app), then they are the defaults and the flags win over them', () => {
+    const env = { RABBIT_EXCHANGE: 'lab', RABBIT_ROUTING: 'lab.measures' };
+    assert.deepEqual(pick(options(['a.csv'], env)), { exchange: 'lab', routingKey: 'lab.measures' });
+    assert.deepEqual(pick(options(['a.csv', '--exchange', 'x', '--routing-key', 'y'], env)), { exchange: 'x', routingKey: 'y' });
   });
 
   it('When every flag is given, then each lands in the options', () => {

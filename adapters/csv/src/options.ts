@@ -42,8 +42,8 @@ Publishes measures from a CSV or JSON Lines file (or stdin, "-") to MyMONIT.
 
 Connection:
   --url <amqp-url>            broker URL (default: $RABBIT_URL_FULL or ${DEFAULT_URL})
-  --exchange <name>           MyMONIT's exchange (default: mymonit)
-  --routing-key <key>         MyMONIT's routing key (default: measures)
+  --exchange <name>           MyMONIT's exchange (default: $RABBIT_EXCHANGE or mymonit)
+  --routing-key <key>         MyMONIT's routing key (default: $RABBIT_ROUTING or measures)
 
 Input:
   --format csv|jsonl          default: from the extension (.jsonl/.ndjson: jsonl), else csv
@@ -193,8 +193,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     options: {
       input,
       url,
-      exchange: values.exchange ?? 'mymonit',
-      routingKey: values['routing-key'] ?? 'measures',
+      exchange: values.exchange ?? (env.RABBIT_EXCHANGE || 'mymonit'),
+      routingKey: values['routing-key'] ?? (env.RABBIT_ROUTING || 'measures'),
       format,
       delimiter,
       mapping: {
