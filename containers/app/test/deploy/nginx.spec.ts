@@ -40,8 +40,9 @@ describe('Nginx in front of the app', { skip: !NGINX && 'nginx is not installed'
   let httpPort: number;
   let httpsPort: number;
   const appConsole = new ConsoleLines();
+  let appStopped = false;
 
-  const https = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
+  const https = (path: string, headers: Record<string, string> = {}, method = 'GET', body?: Buffer) =>
     new Promise<Answer>((resolve, reject) => {
       const req = httpsRequest(
         { host: '127.0.0.1', port: httpsPort, path, method, headers, ca: certificate, agent: false },
@@ -53,8 +54,20 @@ describe('Nginx in front of the app', { skip: !NGINX && 'nginx is not installed'
         },
       );
       req.on('error', reject);
-      req.end();
+      req.end(body);
     });
+
+  /** A problem+json answer made by nginx itself: its request id in the header and the body alike. */
+  const assertProxyProblem = (answer: Answer, status: number) => {
+    assert.equal(answer.status, status);
+    assert.equal(answer.headers['content-type'], 'application/problem+json');
+    const problem = JSON.parse(answer.body) as { status: number; type: string; request_id: string };
+    assert.equal(problem.status, status);
+    assert.match(problem.type, /^urn:mymonit:problem:/);
+    assert.match(problem.request_id, /^[0-9a-f]{32}$/);
+    assert.equal(answer.headers['x-request-id'], problem.request_id);
+    return problem;
+  };
 
   const accessLog = () =>
     readFileSync(join(dir, 'logs', 'access.json'), 'utf8')
@@ -105,7 +118,7 @@ describe('Nginx in front of the app', { skip: !NGINX && 'nginx is not installed'
 
   after(async () => {
     nginx?.kill('SIGTERM');
-    await app?.stop();
+    if (!appStopped) await app?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -153,11 +166,12 @@ describe('Nginx in front of the app', { skip: !NGINX && 'nginx is not installed'
     });
     assert.equal(answer.status, 301);
     assert.equal(answer.headers.location, 'https://mymonit.example/experiments?limit=5');
+    assert.match(String(answer.headers['x-request-id']), /^[0-9a-f]{32}$/);
   });
 
   it('When /metrics is asked through the proxy, whatever its spelling, then 404, while the app serves it on the internal network', async () => {
     for (const path of ['/metrics', '/metrics/', '/METRICS', '/Metrics?x=1', '//metrics', '/metrics/.']) {
-      assert.equal((await https(path)).status, 404, path);
+      assertProxyProblem(await https(path), 404);
     }
     assert.equal((await fetch(`${app.baseUrl}/metrics`)).status, 200);
     // The app's own rule, whatever the proxy's: a forwarded request gets no metrics.
@@ -196,8 +210,27 @@ describe('Nginx in front of the app', { skip: !NGINX && 'nginx is not installed'
     const served = statuses.filter((s) => s === 200).length;
     assert.equal(limited + served, 100);
     assert.ok(limited >= 60, `${limited} of 100 limited (rate 10/s, burst 20)`);
+    const refused = answers.find((a) => a.status === 429)!;
+    assertProxyProblem(refused, 429);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.ok(refused.headers['strict-transport-security']);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const reached = appConsole.lines.filter((l) => l.includes('"route":"/health"')).length - before;
     assert.equal(reached, served, 'only the served requests reached the app');
+  });
+
+  it('When a body is larger than the proxy takes, then nginx answers 413 problem+json with the request id', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // the rate limit of the test above refills
+    const answer = await https('/experiments', { 'content-type': 'application/json' }, 'POST', Buffer.alloc(3 * 1024 * 1024, 0x20));
+    assertProxyProblem(answer, 413);
+    assert.ok(answer.headers['strict-transport-security']);
+  });
+
+  it('When the app is down, then nginx answers 502 problem+json with Retry-After, not its HTML page', async () => {
+    await app.stop();
+    appStopped = true;
+    const answer = await https('/health');
+    assertProxyProblem(answer, 502);
+    assert.equal(answer.headers['retry-after'], '5');
   });
 });
