@@ -26,10 +26,10 @@ interface Consumer {
   prefetch: number;
 }
 
-/** A batch being written: the keys of its measures, and when it is stored (or failed). */
+/** A batch being written: the keys of its measures, and when it and every batch cut before it are written (or failed). */
 interface WrittenBatch {
   keys: BatchKeys;
-  stored: Promise<void>;
+  writtenThrough: Promise<void>;
 }
 
 /**
@@ -268,8 +268,12 @@ export class RabbitListener {
    * Queues the gathered deliveries for writing; resolves when every batch so
    * far is settled. Two batches may be written at once (MySQL works on one
    * while JavaScript prepares the next), except when they share a measure's
-   * key: then the later one waits, so the last write still wins. Batches are
-   * acknowledged in the order they were cut, whatever order they commit in.
+   * key: then the later one waits, so the last write still wins. A batch
+   * starts once every batch but the one just before it is written (not merely
+   * the one two before: that one may have overtaken a slower predecessor), so
+   * never more than two are written at once and the pair is always checked.
+   * Batches are acknowledged in the order they were cut, whatever order they
+   * commit in.
    */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
@@ -283,11 +287,15 @@ export class RabbitListener {
       const previous = this.previousBatch;
       const beforePrevious = this.batchBeforePrevious;
       // At most two in flight; after the previous one if they overlap.
-      const mayStart = previous && keys.shares(previous.keys) ? previous.stored : beforePrevious?.stored;
+      const mayStart = previous && keys.shares(previous.keys) ? previous.writtenThrough : beforePrevious?.writtenThrough;
       const stored = (mayStart ?? Promise.resolve()).then(() => this.store(batch));
       const settled = Promise.all([stored, this.writing]).then(([written]) => this.settle(batch, written));
+      const written = stored.then(
+        () => undefined,
+        () => undefined,
+      );
       this.batchBeforePrevious = previous;
-      this.previousBatch = { keys, stored: stored.then(() => undefined, () => undefined) };
+      this.previousBatch = { keys, writtenThrough: previous ? Promise.all([written, previous.writtenThrough]).then(() => undefined) : written };
       this.writing = settled
         .catch((error: Error) => {
           // Unacked, so the broker redelivers the batch; storing is idempotent.

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { loadConfig } from '../config';
+import { Logging } from '../logging/logging';
+import { Metrics } from '../metrics/metrics';
+import type { Measure } from '../model/measure';
+import type { LiveMeasures } from './live-measures';
+import type { RabbitConnector } from './rabbit-connector';
+import type { DecodedMessage, Outcome, RabbitMessageProcessor } from './rabbit-message-processor';
+import { RabbitListener } from './rabbit-listener';
+
+const config = loadConfig({ FIREBASE_PROJECT_ID: 'demo-test', LOGSTASH_ENABLED: 'false', LOG_LEVEL: 'error' });
+const metrics = new Metrics();
+const logging = new Logging(config, metrics, 'process');
+
+const measure = (sensor: string, timestamp = 1): Measure => ({ experimentId: 'E', sensor, timestamp, value: 1, unit: null, tags: null });
+
+/** A processor whose writes the test finishes by hand, one batch at a time, in any order. */
+class ScriptedProcessor {
+  readonly started: string[] = [];
+  private readonly finish = new Map<string, () => void>();
+
+  process(messages: DecodedMessage[]): Promise<Outcome[]> {
+    const name = messages.map((m) => ('measures' in m ? m.measures.map((x) => x.sensor).join('+') : 'refused')).join(',');
+    this.started.push(name);
+    return new Promise((resolve) =>
+      this.finish.set(name, () => resolve(messages.map((m) => ('measures' in m ? { stored: true, measures: m.measures } : { stored: null })))),
+    );
+  }
+
+  complete(name: string): void {
+    const finish = this.finish.get(name);
+    assert.ok(finish, `${name} has started`);
+    finish();
+  }
+}
+
+/** The listener on one open channel (generation 1) whose acknowledgements are recorded. */
+function listenerWith(processor: ScriptedProcessor) {
+  const acked: number[] = [];
+  const channel = { ack: (message: ConsumeMessage) => acked.push(message.fields.deliveryTag), nack: () => undefined } as unknown as Channel;
+  const listener = new RabbitListener(
+    config,
+    {} as RabbitConnector,
+    processor as unknown as RabbitMessageProcessor,
+    { announce: () => undefined } as unknown as LiveMeasures,
+    metrics,
+    logging,
+  );
+  const internals = listener as unknown as { openGenerations: Set<number>; receive(delivery: unknown): void };
+  internals.openGenerations.add(1);
+  let tag = 0;
+  /** Receives one message per measure, then cuts them into a batch. */
+  const batch = (...measures: Measure[]) => {
+    for (const m of measures) {
+      const message = { content: Buffer.from('{}'), fields: { deliveryTag: ++tag }, properties: { headers: {} } } as unknown as ConsumeMessage;
+      internals.receive({ channel, message, generation: 1, decoded: { measures: [m], isArray: false } });
+    }
+    return listener.flush();
+  };
+  return { batch, acked };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('RabbitListener: batches written two at a time', () => {
+  it('When a slow batch is overtaken, then a later batch with one of its keys still waits for it (the last write wins)', async () => {
+    const processor = new ScriptedProcessor();
+    const { batch, acked } = listenerWith(processor);
+    void batch(measure('K')); // B1 writes K, and is slow
+    void batch(measure('A')); // B2 shares nothing with B1: written beside it
+    void batch(measure('B')); // B3 shares nothing with B2: waits for B1
+    const all = batch(measure('K')); // B4 writes K again, later: must not commit before B1
+    await settle();
+    assert.deepEqual(processor.started, ['K', 'A']);
+    processor.complete('A');
+    await settle();
+    assert.deepEqual(processor.started, ['K', 'A'], 'B4 must not start while B1, which holds the same key, is being written');
+    processor.complete('K');
+    await settle();
+    assert.deepEqual(processor.started, ['K', 'A', 'B', 'K']);
+    processor.complete('B');
+    await settle();
+    // B4 is also named K: the scripted processor finishes the latest batch of that name.
+    processor.complete('K');
+    await all;
+    assert.deepEqual(acked, [1, 2, 3, 4], 'acknowledged in the order received');
+  });
+
+  it('When consecutive batches share no key, then two are written at once, never three', async () => {
+    const processor = new ScriptedProcessor();
+    const { batch } = listenerWith(processor);
+    void batch(measure('A'));
+    void batch(measure('B'));
+    const all = batch(measure('C'));
+    await settle();
+    assert.deepEqual(processor.started, ['A', 'B']);
+    processor.complete('B');
+    await settle();
+    assert.deepEqual(processor.started, ['A', 'B'], 'C waits until A is written too');
+    processor.complete('A');
+    await settle();
+    assert.deepEqual(processor.started, ['A', 'B', 'C']);
+    processor.complete('C');
+    await all;
+  });
+});
