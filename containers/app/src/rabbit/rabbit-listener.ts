@@ -1,6 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage, MessageProperties, Options } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
@@ -67,6 +67,23 @@ class BatchKeys {
 /** What a delivery holds: its body, and its measures once decoded (none when refused). */
 function held({ message, decoded }: Delivery): Held {
   return { bytes: message.content.length, measures: 'measures' in decoded ? decoded.measures.length : 0 };
+}
+
+const KEPT_PROPERTIES = ['contentType', 'contentEncoding', 'correlationId', 'replyTo', 'messageId', 'timestamp', 'type', 'appId', 'priority'] as const;
+
+/**
+ * The properties a dead-lettered copy keeps of the original. Not `userId`:
+ * the broker refuses a publish whose user id is not the publisher's own (the
+ * app republishes under its account), which would bring the message back
+ * again and again; not `expiration`: the copy must stay until someone reads it.
+ */
+export function deadLetterProperties(properties: MessageProperties): Options.Publish {
+  const kept: Record<string, unknown> = {};
+  for (const name of KEPT_PROPERTIES) {
+    const value = properties[name] as unknown;
+    if (value !== undefined) kept[name] = value;
+  }
+  return kept;
 }
 
 function overlaps<T>(a: Set<T>, b: Set<T>): boolean {
@@ -330,7 +347,12 @@ export class RabbitListener {
     await Promise.all(
       outcomes.map(async (outcome, i) => {
         if (outcome.stored !== false) return;
-        const { message } = batch[i];
+        const { message, generation } = batch[i];
+        if (!this.openGenerations.has(generation)) {
+          // Its channel is gone: the broker redelivers it, and it is refused (and dead-lettered) then.
+          outcomes[i] = { stored: null };
+          return;
+        }
         this.log.warn('message rejected', {
           event: 'ingest.rejected',
           rejectKind: outcome.kind,
@@ -339,7 +361,7 @@ export class RabbitListener {
         });
         try {
           await this.connector.publishReliably(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
-            ...message.properties,
+            ...deadLetterProperties(message.properties),
             headers: {
               ...message.properties.headers,
               'x-mymonit-error': outcome.reason,

@@ -128,6 +128,46 @@ describe('Ingestion over AMQP', () => {
     assert.match(metrics, new RegExp(`mymonit_ingest_messages_total\\{[^}]*outcome="rejected"[^}]*\\} ${poison.length}`));
   });
 
+  it('When a refused message carries a user id and an expiry of its publisher, then its dead-lettered copy keeps neither and the queue flows on', { timeout: 30_000 }, async () => {
+    // An instrument's own broker account: RabbitMQ checks a message's user id against the publisher's.
+    const user = `instrument-${randomBytes(4).toString('hex')}`;
+    const management = (path: string, method: string, body?: object) =>
+      fetch(`http://127.0.0.1:15672/api/${path}`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+        body: body && JSON.stringify(body),
+      });
+    assert.ok((await management(`users/${user}`, 'PUT', { password: 'pw', tags: '' })).ok, 'the management API creates the user');
+    assert.ok((await management(`permissions/%2F/${user}`, 'PUT', { configure: '.*', write: '.*', read: '.*' })).ok);
+    const connection = await amqplib.connect(app.config.rabbit.url.replace(/\/\/[^@]*@/, `//${user}:pw@`));
+    try {
+      const channel = await connection.createConfirmChannel();
+      const { exchange, routingKey } = amqp.topology;
+      const publish = (body: object, options: amqplib.Options.Publish = {}) =>
+        channel.publish(exchange, routingKey, Buffer.from(JSON.stringify(body)), { persistent: true, ...options });
+      publish(measure('own-user', 1, { value: 'hot' }), { userId: user, expiration: '600000', messageId: 'm-1', appId: 'daq' });
+      publish(measure('after-own-user', 2));
+      await channel.waitForConfirms();
+    } finally {
+      await connection.close();
+      await management(`users/${user}`, 'DELETE');
+    }
+    await eventually(async () => (await count('after-own-user')) === 1, 15_000, 'the valid message after it stored');
+    const dead: Awaited<ReturnType<AmqpClient['drainDeadLetters']>> = [];
+    await eventually(async () => {
+      dead.push(...(await amqp.drainDeadLetters()));
+      return dead.length >= 1;
+    }, 15_000, 'the dead letter');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    dead.push(...(await amqp.drainDeadLetters()));
+    assert.equal(dead.length, 1, 'dead-lettered once, not again and again');
+    const { properties } = dead[0];
+    assert.match(String(properties.headers?.['x-mymonit-error']), /^value: /);
+    assert.equal(properties.userId, undefined);
+    assert.equal(properties.expiration, undefined);
+    assert.deepEqual([properties.messageId, properties.appId, properties.deliveryMode], ['m-1', 'daq', 2], 'what identifies it is kept');
+  });
+
   it('When MySQL refuses writes for a reason of its own (the measures table gone a while), then nothing is dead-lettered and all is stored when it is back', async () => {
     const { host, port, user, password, database } = app.config.db;
     const db = await mysql.createConnection({ host, port, user, password, database });
