@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { assertProblem } from '../support/api-client';
-import { forgedToken } from '../support/identities';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { freePort, startAppProcess } from '../support/app-process';
+import { disableIdentity, forgedToken, signUp } from '../support/identities';
+import { startTestApp, testEnvironment, type TestApp } from '../support/test-app';
 import { buildWorld, type World } from '../support/world';
 
 /** Every route that needs a token, with a request that is valid apart from who sends it. */
@@ -133,6 +134,25 @@ describe('Authorisation matrix', () => {
     })}.`;
     for (const token of ['not-a-jwt', world.forged, forgedToken(''), expired]) {
       for (const route of PROTECTED) assertProblem(await send(route, token), 401);
+    }
+  });
+
+  it('When a Firebase account was disabled, then its still-unexpired token gets 401 (before any user lookup)', async () => {
+    const [enabled, disabled] = [await signUp('enabled'), await signUp('disabled')];
+    await disableIdentity(disabled);
+    assertProblem(await app.api.get('/me', { token: enabled.idToken }), 403); // valid, but no MyMONIT user
+    assertProblem(await app.api.get('/me', { token: disabled.idToken }), 401);
+  });
+
+  it('When Firebase cannot be reached to verify a token, then 503 with Retry-After, not a 401 that signs the user out', { timeout: 60_000 }, async () => {
+    const unreachable = await startAppProcess({ ...testEnvironment(), FIREBASE_AUTH_EMULATOR_HOST: `127.0.0.1:${await freePort()}` });
+    try {
+      const response = await fetch(`${unreachable.baseUrl}/me`, { headers: { authorization: `Bearer ${forgedToken('someone')}` } });
+      assert.equal(response.status, 503, await response.clone().text());
+      assert.equal(response.headers.get('retry-after'), '5');
+      assert.match(((await response.json()) as { detail: string }).detail, /Firebase cannot be reached/);
+    } finally {
+      await unreachable.stop('SIGTERM');
     }
   });
 

@@ -35,6 +35,16 @@ export async function signUp(label = 'user'): Promise<Identity> {
   return { uid: String(json.localId), email, idToken: String(json.idToken) };
 }
 
+/** Disables the account in the emulator, as an operator does in the Firebase console for a stolen account. */
+export async function disableIdentity(identity: Identity): Promise<void> {
+  const response = await fetch(`${API()}/accounts:update`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer owner' },
+    body: JSON.stringify({ localId: identity.uid, disableUser: true }),
+  });
+  if (!response.ok) throw new Error(`emulator accounts:update: ${await response.text()}`);
+}
+
 /** Deletes the identity in the emulator: its tokens stop verifying. */
 export async function deleteIdentity(identity: Identity): Promise<void> {
   await call('accounts:delete', { idToken: identity.idToken });
