@@ -111,6 +111,35 @@ type Queryable = Pick<Pool, 'query' | 'execute'> | Pick<PoolConnection, 'query' 
 /** Measures per chunk of an export stream. */
 const STREAM_BATCH_ROWS = 500;
 
+/**
+ * Characters of SQL per write statement, and per packet (statements sent
+ * together): a packet must fit the server's max_allowed_packet, 16 MiB on
+ * MariaDB and 4 MiB on old MySQL defaults, and a character of a JavaScript
+ * string is at most 3 bytes of UTF-8. A batch of small measures is one packet;
+ * a message of heavily tagged measures, escaped twice (JSON, then SQL), is
+ * several, in the same transaction.
+ */
+const MAX_STATEMENT_CHARS = 1 << 20;
+const MAX_PACKET_CHARS = 4 << 20;
+
+/** `statements` joined into as few packets as hold at most `max` characters each (a longer statement alone). */
+export function packets(statements: string[], max = MAX_PACKET_CHARS): string[] {
+  const out: string[] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const statement of statements) {
+    if (current.length > 0 && length + statement.length > max) {
+      out.push(current.join(';\n'));
+      current = [];
+      length = 0;
+    }
+    current.push(statement);
+    length += statement.length + 2;
+  }
+  if (current.length > 0) out.push(current.join(';\n'));
+  return out;
+}
+
 /** A bucket's aggregates over part of its range, for one sensor (by key): parts merge into the bucket. */
 export interface PartialBucket {
   sensorRef: number;
@@ -659,7 +688,7 @@ export class MeasureRepository {
         }
       });
       const { keys: sensors, statements } = await this.writeStatements(connection, records, 1000);
-      await connection.query([...statements, 'COMMIT'].join(';\n'));
+      for (const packet of packets([...statements, 'COMMIT'])) await connection.query(packet);
       // Only now: keys created by a transaction that rolled back must never be cached.
       for (const [key, id] of sensors) this.sensorKeys.set(key, id);
       return refused;
@@ -700,7 +729,7 @@ export class MeasureRepository {
     return { keys, statements };
   }
 
-  /** INSERT … ON DUPLICATE KEY UPDATE statements of `rowsPerStatement` measures each. */
+  /** INSERT … ON DUPLICATE KEY UPDATE statements of `rowsPerStatement` measures each, or fewer when their SQL is long. */
   private measureStatements(
     records: MeasureRecord[],
     names: string[],
@@ -709,17 +738,24 @@ export class MeasureRepository {
     escape: (text: string) => string,
   ): string[] {
     const statements: string[] = [];
-    for (let start = 0; start < records.length; start += rowsPerStatement) {
-      const tuples: string[] = [];
-      for (let i = start; i < Math.min(start + rowsPerStatement, records.length); i++) {
-        const name = names[i];
-        tuples.push(valuesTuple(records[i], keys.get(name) ?? this.sensorKeys.get(name), escape));
-      }
+    const write = (tuples: string[]) =>
       statements.push(
         `INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ${tuples.join(',')}
          ON DUPLICATE KEY UPDATE value = VALUES(value), unit = VALUES(unit), tags = VALUES(tags)`,
       );
-    }
+    let tuples: string[] = [];
+    let length = 0;
+    records.forEach((record, i) => {
+      const tuple = valuesTuple(record, keys.get(names[i]) ?? this.sensorKeys.get(names[i]), escape);
+      tuples.push(tuple);
+      length += tuple.length + 1;
+      if (tuples.length >= rowsPerStatement || length >= MAX_STATEMENT_CHARS) {
+        write(tuples);
+        tuples = [];
+        length = 0;
+      }
+    });
+    if (tuples.length > 0) write(tuples);
     return statements;
   }
 

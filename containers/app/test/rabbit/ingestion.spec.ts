@@ -168,6 +168,23 @@ describe('Ingestion over AMQP', () => {
     assert.deepEqual([properties.messageId, properties.appId, properties.deliveryMode], ['m-1', 'daq', 2], 'what identifies it is kept');
   });
 
+  it('When a valid message makes more SQL than the server takes in one packet, then it is stored whole, not dead-lettered', { timeout: 60_000 }, async () => {
+    // Tags of quotes: escaped once by JSON and again by SQL, about twice the message's size.
+    const tags = Object.fromEntries(Array.from({ length: 16 }, (_, k) => [`k${k}`, '"'.repeat(200)]));
+    const message = Array.from({ length: 2_300 }, (_, i) => measure('tagged', i, { tags }));
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    const connection = await mysql.createConnection({ ...app.config.db });
+    const [[{ packet }]] = (await connection.query('SELECT @@max_allowed_packet AS packet')) as unknown as [[{ packet: number }]];
+    await connection.end();
+    assert.ok(bytes < 16 * 1024 * 1024, `the message (${bytes} bytes) is within the 16 MiB limit`);
+    if (packet <= 16 * 1024 * 1024) assert.ok(2 * bytes > packet, 'its SQL would not fit in one packet');
+    await amqp.publish([message]);
+    await eventually(async () => (await count('tagged')) === 2_300, 45_000, 'the message stored');
+    assert.deepEqual(await amqp.drainDeadLetters(), []);
+    const stored = await app.api.get('/experiments/ING/measures?sensor=tagged&limit=1', { token: admin.token });
+    assert.deepEqual(stored.body.items[0].tags, tags);
+  });
+
   it('When MySQL refuses writes for a reason of its own (the measures table gone a while), then nothing is dead-lettered and all is stored when it is back', async () => {
     const { host, port, user, password, database } = app.config.db;
     const db = await mysql.createConnection({ host, port, user, password, database });
