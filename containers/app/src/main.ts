@@ -18,7 +18,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.stop().then(
-      () => process.exit(0),
+      // 1: messages were handed back to the broker unsettled, or a connection hung.
+      (clean) => process.exit(clean ? 0 : 1),
       (error) => {
         console.error(`error while stopping on ${reason}:`, error);
         process.exit(1);

@@ -3,6 +3,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage, MessageProperties, Options } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
+import { settledWithin } from '../logging/settled-within';
 import { Metrics } from '../metrics/metrics';
 import { LiveMeasures } from './live-measures';
 import { RabbitConnector } from './rabbit-connector';
@@ -437,18 +438,25 @@ export class RabbitListener {
     });
   }
 
-  /** Stops consuming, writes and acks what is in flight (bounded by a grace period), closes the channel. */
-  async stop(): Promise<void> {
-    if (!this.wrapper || this.stopping) return;
+  /**
+   * Stops consuming, writes and acks what is in flight, closes the channel.
+   * True when everything in flight was settled; false when the grace period
+   * ran out first: retries stop, and a write that hangs (MySQL locked, or gone
+   * without closing its connections) is no longer waited for. Closing the
+   * channel hands every unacknowledged message back to the broker, and storing
+   * them again is idempotent.
+   */
+  async stop(): Promise<boolean> {
+    if (!this.wrapper || this.stopping) return true;
     this.stopping = true;
     if (this.consumer) await this.pause(this.consumer).catch(() => undefined);
-    const grace = setTimeout(() => {
+    const settled = await settledWithin(this.flush(), SHUTDOWN_GRACE_MS);
+    if (!settled) {
       this.abandoning = true;
-      this.log.warn('shutdown grace period over: unsettled messages go back to the queue');
-    }, SHUTDOWN_GRACE_MS);
-    await this.flush();
-    clearTimeout(grace);
+      this.log.warn('shutdown grace period over: unsettled messages go back to the queue', { event: 'ingest.stop_abandoned' });
+    }
     await this.wrapper.close().catch(() => undefined);
     this.wrapper = null;
+    return settled;
   }
 }

@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
+import { CLOSE_TIMEOUT_MS } from '../../src/application';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
 import { FLUSH_TIMEOUT_MS } from '../../src/logging/logging';
 import { SHUTDOWN_GRACE_MS } from '../../src/rabbit/rabbit-listener';
@@ -27,8 +28,8 @@ type Service = {
   stop_grace_period?: string;
 };
 
-/** The longest the app takes to stop: in-flight batches, closing its connections (10 s allowed), two log flushes. */
-const STOP_SECONDS = (SHUTDOWN_GRACE_MS + 2 * FLUSH_TIMEOUT_MS) / 1000 + 10;
+/** The longest the app takes to stop: in-flight batches, closing its connections, two log flushes, and a margin. */
+const STOP_SECONDS = (SHUTDOWN_GRACE_MS + CLOSE_TIMEOUT_MS + 2 * FLUSH_TIMEOUT_MS) / 1000 + 5;
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; secrets: Record<string, { file: string }> };
 const services = compose.services;
 const app = services.app;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { SHUTDOWN_GRACE_MS } from '../../src/rabbit/rabbit-listener';
 import { AmqpClient, eventually } from '../support/amqp';
 import { startAppProcess, type AppProcess } from '../support/app-process';
 import { signUp } from '../support/identities';
@@ -193,6 +194,34 @@ describe('Outages', { concurrency: false }, () => {
     await untilAllStored(50_000, 120_000);
     assert.equal(await stored(), 50_000);
     assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), 0, 'an outage is no reason to dead-letter');
+  });
+
+  it('When MySQL stops answering writes and the app gets SIGTERM, then it gives up after its grace period, exits 1, and the messages are stored on restart', { timeout: 240_000 }, async () => {
+    await reset();
+    await amqp.publish(messages(30_000));
+    app = await startAppProcess(env);
+    await eventually(async () => (await storedOr(0)) >= 3_000, 60_000, 'ingestion under way');
+    // The server keeps its connections open but takes no write: every batch waits on the lock.
+    const { host, port, user, password } = config.db;
+    const locker = await mysql.createConnection({ host, port, user, password });
+    let stop: { code: number | null; seconds: number; output: string };
+    try {
+      await locker.query('FLUSH TABLES WITH READ LOCK');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const started = Date.now();
+      const code = await app.stop('SIGTERM');
+      stop = { code, seconds: (Date.now() - started) / 1000, output: app.output() };
+      app = null;
+    } finally {
+      await locker.query('UNLOCK TABLES').catch(() => undefined);
+      await locker.end();
+    }
+    assert.equal(stop.code, 1, stop.output.slice(-2000));
+    assert.ok(stop.seconds >= SHUTDOWN_GRACE_MS / 1000 - 1 && stop.seconds < 60, `stopped after ${stop.seconds} s`);
+    assert.match(stop.output, /shutdown grace period over/);
+    app = await startAppProcess(env);
+    await untilAllStored(30_000);
+    assert.equal(await stored(), 30_000);
   });
 
   it('When the app gets SIGTERM mid-stream, then it acks what it stored, exits 0, and loses nothing', { timeout: 180_000 }, async () => {
