@@ -37,7 +37,18 @@ export class AccessChanges {
       await channel.assertExchange(this.exchange, 'fanout', { durable: true });
       const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
       await channel.bindQueue(queue, this.exchange, '');
-      await channel.consume(queue, () => this.cache.invalidate(), { noAck: true });
+      await channel.consume(
+        queue,
+        (message) => {
+          this.cache.invalidate();
+          if (message) return;
+          // Cancelled by the broker (the queue deleted by hand): no notice can arrive any more,
+          // so the cache stays off until the next connection subscribes again.
+          this.serving(false);
+          this.log.warn('access-change notices cancelled by the broker; the access cache is off until reconnection');
+        },
+        { noAck: true },
+      );
       // Anything may have changed while no notice could arrive.
       this.serving(true);
     });
