@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { IDENTITY_VERIFIER, type IdentityVerifier } from './auth/identity-verifier';
 import { CONFIG, describeConfig, type AppConfig } from './config';
 import { Logging, type Log } from './logging/logging';
-import { settledWithin } from './logging/settled-within';
+import { settledWithin } from './settled-within';
 import { AccessChanges } from './rabbit/access-changes';
 import { LiveMeasures } from './rabbit/live-measures';
 import { RabbitConnector } from './rabbit/rabbit-connector';

@@ -1,7 +1,7 @@
 import SonicBoom from 'sonic-boom';
 import { MESSAGE } from 'triple-beam';
 import Transport, { type TransportStreamOptions } from 'winston-transport';
-import { settledWithin } from './settled-within';
+import { settledWithin } from '../settled-within';
 
 /** Bytes held while the console's reader is slower than the app; beyond it new lines are dropped. */
 const MAX_BUFFER_BYTES = 16 * 1024 * 1024;

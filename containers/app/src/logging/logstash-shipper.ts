@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import Transport from 'winston-transport';
-import { settledWithin } from './settled-within';
+import { settledWithin } from '../settled-within';
 
 /**
  * The part of winston-logstash 2.1 (`lib/winston-logstash-latest`) used

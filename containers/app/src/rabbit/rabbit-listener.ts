@@ -3,7 +3,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage, MessageProperties, Options } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
-import { settledWithin } from '../logging/settled-within';
+import { settledWithin } from '../settled-within';
 import { Metrics } from '../metrics/metrics';
 import { LiveMeasures } from './live-measures';
 import { RabbitConnector } from './rabbit-connector';

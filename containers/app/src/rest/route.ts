@@ -95,8 +95,8 @@ function normaliseQuery(schema: z.ZodType, query: Record<string, unknown>): Reco
 /** Validates params, query and body together, so one 400 names every bad field. */
 export function parseInputs(route: Route, req: Request) {
   // A body that the JSON parser left alone (text/plain, a form, no Content-Type) was not read.
-  const sentBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-  if (route.body && req.body === undefined && sentBody) {
+  const sentBody = () => req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  if (route.body && req.body === undefined && sentBody()) {
     throw new UnsupportedMediaTypeError(`The request body must be application/json, not ${req.get('content-type') ?? 'untyped'}`);
   }
   const errors: FieldError[] = [];

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import amqplib from 'amqplib';
 import mysql from 'mysql2/promise';
 import { assertProblem } from '../support/api-client';
-import { AmqpClient, eventually } from '../support/amqp';
+import { AmqpClient, eventually, rabbitManagement } from '../support/amqp';
 import { metricIn } from '../support/metrics';
 import { readEvents } from '../support/sse';
 import { loadConfig } from '../../src/config';
@@ -131,14 +131,8 @@ describe('Ingestion over AMQP', () => {
   it('When a refused message carries a user id and an expiry of its publisher, then its dead-lettered copy keeps neither and the queue flows on', { timeout: 30_000 }, async () => {
     // An instrument's own broker account: RabbitMQ checks a message's user id against the publisher's.
     const user = `instrument-${randomBytes(4).toString('hex')}`;
-    const management = (path: string, method: string, body?: object) =>
-      fetch(`http://127.0.0.1:15672/api/${path}`, {
-        method,
-        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
-        body: body && JSON.stringify(body),
-      });
-    assert.ok((await management(`users/${user}`, 'PUT', { password: 'pw', tags: '' })).ok, 'the management API creates the user');
-    assert.ok((await management(`permissions/%2F/${user}`, 'PUT', { configure: '.*', write: '.*', read: '.*' })).ok);
+    assert.ok((await rabbitManagement(`users/${user}`, 'PUT', { password: 'pw', tags: '' })).ok, 'the management API creates the user');
+    assert.ok((await rabbitManagement(`permissions/%2F/${user}`, 'PUT', { configure: '.*', write: '.*', read: '.*' })).ok);
     const connection = await amqplib.connect(app.config.rabbit.url.replace(/\/\/[^@]*@/, `//${user}:pw@`));
     try {
       const channel = await connection.createConfirmChannel();
@@ -150,7 +144,7 @@ describe('Ingestion over AMQP', () => {
       await channel.waitForConfirms();
     } finally {
       await connection.close();
-      await management(`users/${user}`, 'DELETE');
+      await rabbitManagement(`users/${user}`, 'DELETE');
     }
     await eventually(async () => (await count('after-own-user')) === 1, 15_000, 'the valid message after it stored');
     const dead: Awaited<ReturnType<AmqpClient['drainDeadLetters']>> = [];

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { topologyOf } from '../../src/rabbit/topology';
 import { StorageConnector } from '../../src/storage/storage-connector';
-import { eventually } from '../support/amqp';
+import { eventually, rabbitManagement } from '../support/amqp';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { associate, createAdmin, createExperiment, createScientist, type Person } from '../support/world';
 
@@ -93,15 +93,13 @@ describe('Access cache across instances', () => {
 
   // Last: it leaves both instances without their caches.
   it('When the queue of access-change notices is deleted by hand, then the instances stop answering from their caches', { timeout: 30_000 }, async () => {
-    const management = (path: string) =>
-      fetch(`http://127.0.0.1:15672/api/${path}`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
     const enabled = async (app: TestApp) => {
       const lines = (await app.api.get('/metrics')).text.split('\n');
       return Number(lines.find((l) => l.startsWith('mymonit_access_cache_enabled'))?.split(' ').at(-1));
     };
     assert.deepEqual([await enabled(first), await enabled(second)], [1, 1]);
     const exchange = encodeURIComponent(topologyOf(first.config).accessExchange);
-    const bindings = (await (await management(`exchanges/%2F/${exchange}/bindings/source`)).json()) as { destination: string }[];
+    const bindings = (await (await rabbitManagement(`exchanges/%2F/${exchange}/bindings/source`)).json()) as { destination: string }[];
     assert.equal(bindings.length, 2, 'one notice queue per instance');
     // Exclusive queues: the management API refuses to delete them, rabbitmqctl does not.
     for (const { destination } of bindings) execFileSync('rabbitmqctl', ['delete_queue', destination], { stdio: 'ignore', timeout: 30_000 });

@@ -63,6 +63,15 @@ export class AmqpClient {
   }
 }
 
+/** A call to the local broker's management API (the tests' guest account). */
+export function rabbitManagement(path: string, method = 'GET', body?: object): Promise<Response> {
+  return fetch(`http://127.0.0.1:15672/api/${path}`, {
+    method,
+    headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+    body: body && JSON.stringify(body),
+  });
+}
+
 /** Polls `check` until it returns true, or fails after `ms`. */
 export async function eventually(check: () => Promise<boolean> | boolean, ms = 20_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms;
