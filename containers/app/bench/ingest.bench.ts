@@ -23,7 +23,8 @@ import { AmqpClient } from '../test/support/amqp';
  * `npm run bench:ingest`: the ingestion pipeline against its ceiling, in one run.
  *   naive: the original design (insert + ack per message) on 5,000 messages, for scale
  *   (a) a raw amqplib + mysql2 batched pipeline draining 200,000 single-measure messages
- *   (b) the app draining the same 200,000 messages ((a) and (b) three times, interleaved; best of each)
+ *   (b) the app draining the same 200,000 messages ((a) and (b) three times, interleaved; best of each;
+ *       both timed after 20,000 untimed messages that warm them up)
  *   (c) the app draining 2,000 messages of 100 measures, against a raw 500-row multi-insert
  *   (d) a publisher at full confirmed rate and the app at once: queue depth, publish→stored latency
  *       (after a 2-s warm-up of the just-started app, whose p99 is shown apart)
@@ -53,6 +54,13 @@ const BATCH_MESSAGES = Number(args.batches);
 const SUSTAIN_SECONDS = Number(args.sustain);
 const LARGE_MESSAGES = Number(args.large);
 const NAIVE_MESSAGES = 5000;
+/**
+ * (a) and (b) drain this many more messages first, untimed: the app starts
+ * afresh each round and its first second is JIT warm-up, while the raw
+ * pipeline runs in this process, warm from the rounds before. Both are timed
+ * over the same 200,000 messages that follow.
+ */
+const WARM_MESSAGES = 20_000;
 /** (d) publishes this long before its measured seconds: the first second of a just-started app is JIT warm-up. */
 const WARMUP_SECONDS = 2;
 const ROUNDS = 3;
@@ -93,7 +101,7 @@ async function drained(app: AppProcess, depth: () => Promise<number>, expected: 
  * The ceiling: the simplest correct batched pipeline, no validation, no
  * framework, with the app's prefetch and batch size and wait.
  */
-async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelModel, ref: number, sensorRefs: Map<string, number>, expected: number) {
+async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelModel, ref: number, sensorRefs: Map<string, number>, warm: number, timed: number) {
   const channel = await connection.createChannel();
   await channel.prefetch(config.ingest.prefetch);
   let pending: ConsumeMessage[] = [];
@@ -119,17 +127,23 @@ async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelMode
       done += batch.length;
     });
   };
-  const started = process.hrtime.bigint();
   await channel.consume(topology.queue, (m) => {
     if (!m) return;
     pending.push(m);
     if (pending.length >= config.ingest.batchMessages) flush();
     else timer ??= setTimeout(flush, config.ingest.batchWaitMs);
   });
-  await until(() => done >= expected, 600_000, 'raw pipeline');
+  // Timed from the end of the warm-up, as the app is (stored counts, polled alike).
+  await until(() => done >= warm, 600_000, 'raw pipeline warm-up', 10);
+  const stored = done;
+  const started = process.hrtime.bigint();
+  const cpu = drainCpuMeter(process.pid);
+  await until(() => done >= warm + timed, 600_000, 'raw pipeline', 10);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const measured = done - stored;
+  const cpuPerMessage = cpu(measured);
   await channel.close();
-  return expected / seconds;
+  return { rate: measured / seconds, cpu: cpuPerMessage };
 }
 
 /**
@@ -243,6 +257,8 @@ async function main() {
   // of percent from minute to minute, so each side gets its best of three.
   const rawRuns: number[] = [];
   const appRuns: number[] = [];
+  /** The app's rate over its whole drain, its first second (JIT warm-up) included. */
+  const appColdRuns: number[] = [];
   // CPU time per message of the consumer, the broker and MySQL: steadier than throughput here.
   const rawCpuRuns: Record<string, number>[] = [];
   const appCpuRuns: Record<string, number>[] = [];
@@ -250,22 +266,32 @@ async function main() {
   let app: AppProcess | null = null;
   const sampler = setInterval(() => app && (rssPeak = Math.max(rssPeak, rssMb(app.child.pid!))), 200);
   for (let round = 1; round <= ROUNDS; round++) {
-    console.log(`(a) round ${round}: prefilling ${MESSAGES} messages…`);
-    await publisher.publish(bodies(MESSAGES, single));
-    const rawCpu = drainCpuMeter(process.pid);
-    rawRuns.push(await rawPipeline(db, amqp, experiment.ref, sensorRefs, MESSAGES));
-    rawCpuRuns.push(rawCpu(MESSAGES));
+    console.log(`(a) round ${round}: prefilling ${WARM_MESSAGES} + ${MESSAGES} messages…`);
+    await publisher.publish(bodies(WARM_MESSAGES + MESSAGES, single));
+    const rawRun = await rawPipeline(db, amqp, experiment.ref, sensorRefs, WARM_MESSAGES, MESSAGES);
+    rawRuns.push(rawRun.rate);
+    rawCpuRuns.push(rawRun.cpu);
     console.log(`(a) raw pipeline: ${rawRuns.at(-1)!.toFixed(0)} msg/s; CPU µs per message ${JSON.stringify(rawCpuRuns.at(-1))}`);
     await clean();
-    console.log(`(b) round ${round}: prefilling ${MESSAGES} messages…`);
-    await publisher.publish(bodies(MESSAGES, single));
+    console.log(`(b) round ${round}: prefilling ${WARM_MESSAGES} + ${MESSAGES} messages…`);
+    await publisher.publish(bodies(WARM_MESSAGES + MESSAGES, single));
     app = await startAppProcess({ ...process.env, ...APP_LOGGING }, appFlags, true);
-    const started = await consuming();
+    const consumingSince = await consuming();
+    const running = app;
+    await until(async () => (await storedByApp(running)) >= WARM_MESSAGES, 600_000, 'app warm-up', 10);
+    const warmStored = await storedByApp(app);
+    const started = process.hrtime.bigint();
     const appCpu = drainCpuMeter(app.child.pid!);
-    await drained(app, depth, MESSAGES, 'app drain');
-    appRuns.push(MESSAGES / (Number(process.hrtime.bigint() - started) / 1e9));
-    appCpuRuns.push(appCpu(MESSAGES));
-    console.log(`(b) app: ${appRuns.at(-1)!.toFixed(0)} msg/s; CPU µs per message ${JSON.stringify(appCpuRuns.at(-1))}`);
+    await drained(app, depth, WARM_MESSAGES + MESSAGES, 'app drain');
+    const ended = process.hrtime.bigint();
+    const measured = WARM_MESSAGES + MESSAGES - warmStored;
+    appRuns.push(measured / (Number(ended - started) / 1e9));
+    appCpuRuns.push(appCpu(measured));
+    const coldRate = (WARM_MESSAGES + MESSAGES) / (Number(ended - consumingSince) / 1e9);
+    appColdRuns.push(coldRate);
+    console.log(
+      `(b) app: ${appRuns.at(-1)!.toFixed(0)} msg/s (its whole drain, warm-up included: ${coldRate.toFixed(0)}); CPU µs per message ${JSON.stringify(appCpuRuns.at(-1))}`,
+    );
     await app.stop();
     await clean();
   }
@@ -389,11 +415,14 @@ async function main() {
     a_cpu_us_per_msg_runs: rawCpuRuns,
     b_app_msg_per_s: appRate,
     b_runs: appRuns,
+    b_runs_warm_up_included: appColdRuns,
+    warm_up_messages: WARM_MESSAGES,
     b_cpu_us_per_msg_runs: appCpuRuns,
     b_over_a_per_round: appRuns.map((r, i) => r / rawRuns[i]),
     b_over_a: appRate / raw,
     naive_msg_per_s: naive,
     b_over_naive: appRate / naive,
+    a_over_naive: raw / naive,
     c_raw_multi_insert_rows_per_s: rawInsert,
     c_app_measures_per_s: batchRate,
     c_over_raw_insert: batchRate / rawInsert,
@@ -407,8 +436,9 @@ async function main() {
       ['case', 'figure', 'target', 'met'],
       [
         ['naive pipeline (insert + ack per message)', `${naive.toFixed(0)} msg/s`, '', ''],
-        ['(a) raw pipeline, 200k single-measure msgs', `${raw.toFixed(0)} msg/s`, 'ceiling', ''],
-        ['(b) app, same messages', `${appRate.toFixed(0)} msg/s (${((100 * appRate) / raw).toFixed(0)}% of a, ${(appRate / naive).toFixed(1)}x naive)`, '>= 90% of (a), >= 20x naive', appRate >= 0.9 * raw && appRate >= 20 * naive ? 'yes' : 'no'],
+        [`(a) raw pipeline, ${MESSAGES / 1000}k single-measure msgs after ${WARM_MESSAGES / 1000}k`, `${raw.toFixed(0)} msg/s`, 'ceiling', ''],
+        ['(b) app, same messages', `${appRate.toFixed(0)} msg/s (${((100 * appRate) / raw).toFixed(0)}% of a; whole drain with warm-up ${Math.max(...appColdRuns).toFixed(0)})`, '>= 90% of (a)', appRate >= 0.9 * raw ? 'yes' : 'no'],
+        ['(b) ÷ naive (the ceiling (a) ÷ naive)', `${(appRate / naive).toFixed(1)}x (${(raw / naive).toFixed(1)}x)`, '>= 20x naive', appRate >= 20 * naive ? 'yes' : 'no'],
         ['(a) / (b) CPU µs per message: consumer, broker, MySQL (median round)', `${cpuCell(rawCpuRuns)} / ${cpuCell(appCpuRuns)}`, '', ''],
         ['(c) raw 500-row multi-insert', `${rawInsert.toFixed(0)} rows/s`, 'ceiling', ''],
         ['(c) app, 2,000 msgs x 100 measures', `${batchRate.toFixed(0)} measures/s (${((100 * batchRate) / rawInsert).toFixed(0)}%)`, '>= 80% of raw insert', batchRate >= 0.8 * rawInsert ? 'yes' : 'no'],
