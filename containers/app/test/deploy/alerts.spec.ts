@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { Metrics } from '../../src/metrics/metrics';
+
+/**
+ * The Prometheus alerting rules shipped in containers/prometheus, held to the
+ * metrics the app really exposes (names, labels, label values), and run by
+ * Debian's promtool: its syntax checks and the rules' own unit tests.
+ */
+const dir = join(__dirname, '..', '..', '..', 'prometheus');
+const srcDir = join(__dirname, '..', '..', 'src');
+const PROMTOOL = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((path) => existsSync(path));
+if (!PROMTOOL) console.warn('\n*** promtool is not installed: the alerting rules are not run (.ci/run installs Debian\'s prometheus) ***\n');
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+const groups = (parse(readFileSync(join(dir, 'alerts.yml'), 'utf8')) as { groups: { name: string; rules: Rule[] }[] }).groups;
+const rules = groups.flatMap((g) => g.rules);
+const scrapeConfig = parse(readFileSync(join(dir, 'prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string }[] };
+const ruleTests = parse(readFileSync(join(dir, 'alerts.test.yml'), 'utf8')) as {
+  tests: { alert_rule_test: { alertname: string; exp_alerts?: unknown[] }[] }[];
+};
+
+/** Labels Prometheus itself puts on every scraped series. */
+const TARGET_LABELS = ['job', 'instance'];
+/** Series Prometheus makes itself. */
+const PROMETHEUS_SERIES: Record<string, string[]> = { up: [] };
+
+/** One vector selector of an expression: metric name and its label matchers. */
+interface Selector {
+  metric: string;
+  matchers: { label: string; op: string; value: string }[];
+}
+
+/** Prometheus's own PromQL grammar (an ES module, loaded before the tests). */
+let parser: (typeof import('@prometheus-io/lezer-promql', { with: { 'resolution-mode': 'import' } }))['parser'];
+
+/** The selectors and grouping labels (`by`, `without`, `on`, `ignoring`) of a PromQL expression; throws on a syntax error. */
+function analyse(expr: string): { selectors: Selector[]; grouping: string[] } {
+  const tree = parser.parse(expr);
+  const selectors: Selector[] = [];
+  const grouping: string[] = [];
+  const text = (from: number, to: number) => expr.slice(from, to);
+  tree.iterate({
+    enter(node) {
+      if (node.type.isError) throw new Error(`syntax error at ${node.from} in: ${expr}`);
+      if (node.name === 'VectorSelector') {
+        const selector: Selector = { metric: '', matchers: [] };
+        const cursor = node.node.cursor();
+        cursor.firstChild();
+        do {
+          if (cursor.name === 'Identifier') selector.metric = text(cursor.from, cursor.to);
+          if (cursor.name === 'LabelMatchers') {
+            for (const matcher of cursor.node.getChildren('UnquotedLabelMatcher')) {
+              const label = matcher.getChild('LabelName')!;
+              const op = matcher.getChild('MatchOp')!;
+              const value = matcher.getChild('StringLiteral')!;
+              selector.matchers.push({
+                label: text(label.from, label.to),
+                op: text(op.from, op.to),
+                value: JSON.parse(text(value.from, value.to)) as string,
+              });
+            }
+          }
+        } while (cursor.nextSibling());
+        selectors.push(selector);
+      }
+      if (node.name === 'GroupingLabels') {
+        for (const label of node.node.getChildren('LabelName')) grouping.push(text(label.from, label.to));
+      }
+    },
+  });
+  return { selectors, grouping };
+}
+
+/** Every series name the app exposes → the labels it carries, read from the app's own registry. */
+async function exposedSeries(): Promise<Map<string, string[]>> {
+  const metrics = new Metrics();
+  const defaults = ['service'];
+  const series = new Map<string, string[]>();
+  for (const metric of await metrics.registry.getMetricsAsJSON()) {
+    const own = (metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] }).labelNames ?? [];
+    const labels = [...defaults, ...own, ...TARGET_LABELS];
+    const type = String(metric.type);
+    if (type === 'histogram') {
+      series.set(`${metric.name}_bucket`, [...labels, 'le']);
+      series.set(`${metric.name}_sum`, labels);
+      series.set(`${metric.name}_count`, labels);
+    } else if (type === 'summary') {
+      series.set(metric.name, [...labels, 'quantile']);
+      series.set(`${metric.name}_sum`, labels);
+      series.set(`${metric.name}_count`, labels);
+    } else {
+      series.set(metric.name, labels);
+    }
+  }
+  for (const [name, labels] of Object.entries(PROMETHEUS_SERIES)) series.set(name, [...labels, ...TARGET_LABELS]);
+  return series;
+}
+
+/** The app's source, to find the label values it sets (`outcome: 'rejected'`) and the route templates (`path: '/me'`). */
+function sourceText(): string {
+  return readdirSync(srcDir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))
+    .map((f) => readFileSync(join(srcDir, f), 'utf8'))
+    .join('\n');
+}
+
+describe('Prometheus alerting rules (containers/prometheus)', () => {
+  let series: Map<string, string[]>;
+  const source = sourceText();
+  before(async () => {
+    ({ parser } = await import('@prometheus-io/lezer-promql'));
+    series = await exposedSeries();
+  });
+
+  it('When the rules are read, then each has a unique name, a severity, a summary and a description', () => {
+    assert.ok(rules.length >= 10, `${rules.length} rules`);
+    assert.equal(new Set(rules.map((r) => r.alert)).size, rules.length, 'alert names are unique');
+    for (const rule of rules) {
+      assert.match(rule.alert, /^MyMONIT[A-Z][A-Za-z]+$/, rule.alert);
+      assert.ok(['critical', 'warning'].includes(rule.labels?.severity ?? ''), `${rule.alert}: severity`);
+      assert.ok(rule.annotations?.summary && rule.annotations.description, `${rule.alert}: summary and description`);
+    }
+  });
+
+  it('When each expression is parsed, then every metric it names is one the app exposes, with the labels it matches and groups by', () => {
+    assert.ok(series.has('mymonit_ingest_messages_total') && series.has('mymonit_nodejs_eventloop_lag_p99_seconds'), 'the registry was read');
+    for (const rule of rules) {
+      const { selectors, grouping } = analyse(rule.expr);
+      assert.ok(selectors.length > 0, `${rule.alert} selects something`);
+      const carried = new Set<string>();
+      for (const { metric, matchers } of selectors) {
+        const labels = series.get(metric);
+        assert.ok(labels, `${rule.alert}: ${metric} is not a series the app exposes`);
+        labels.forEach((l) => carried.add(l));
+        for (const { label } of matchers) assert.ok(labels.includes(label), `${rule.alert}: ${metric} has no label ${label}`);
+      }
+      for (const label of grouping) assert.ok(carried.has(label), `${rule.alert}: groups by ${label}, which its series lack`);
+    }
+  });
+
+  it('When a rule matches a label value exactly, then it is a value the app sets, a route it serves, or the scrape job', () => {
+    const jobs = scrapeConfig.scrape_configs.map((c) => c.job_name);
+    let checked = 0;
+    for (const rule of rules) {
+      for (const { metric, matchers } of analyse(rule.expr).selectors) {
+        for (const { label, op, value } of matchers.filter((m) => m.op === '=' || m.op === '!=')) {
+          checked++;
+          if (label === 'job') assert.ok(jobs.includes(value), `${rule.alert}: job "${value}" is not scraped by prometheus.yml`);
+          else if (label === 'route') assert.ok(source.includes(`path: '${value}'`), `${rule.alert}: ${metric}{route${op}"${value}"} is no route of the API`);
+          else assert.ok(source.includes(`${label}: '${value}'`), `${rule.alert}: the app never sets ${metric}{${label}="${value}"}`);
+        }
+      }
+    }
+    assert.ok(checked >= 4, `${checked} exact matchers checked`);
+  });
+
+  it('When the rule tests are read, then every alert has a case in which it fires', () => {
+    const firing = new Set(ruleTests.tests.flatMap((t) => t.alert_rule_test.filter((a) => (a.exp_alerts ?? []).length > 0).map((a) => a.alertname)));
+    for (const rule of rules) assert.ok(firing.has(rule.alert), `${rule.alert} has no test in which it fires`);
+  });
+
+  it('When promtool checks the configuration and runs the rule tests, then both pass', { skip: !PROMTOOL && 'promtool is not installed' }, () => {
+    const run = (...args: string[]) => execFileSync(PROMTOOL!, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.match(run('check', 'config', 'prometheus.yml'), /SUCCESS: 1 rule files found/);
+    assert.match(run('check', 'rules', 'alerts.yml'), new RegExp(`SUCCESS: ${rules.length} rules found`));
+    assert.match(run('test', 'rules', 'alerts.test.yml'), /SUCCESS/);
+  });
+});
