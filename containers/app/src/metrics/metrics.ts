@@ -23,6 +23,9 @@ export interface PoolState {
   waiting: number;
 }
 
+/** What became of an AMQP message: `mymonit_ingest_messages_total{outcome}`. */
+export const INGEST_OUTCOMES = ['stored', 'rejected', 'requeued'] as const;
+
 /** Prometheus metrics of one app instance (its own registry, so tests can run several). */
 @injectable()
 export class Metrics {
@@ -165,6 +168,9 @@ export class Metrics {
       this.registry.setDefaultLabels({ service: 'mymonit' });
     }
     collectDefaultMetrics({ register: this.registry, prefix: 'mymonit_' });
+    // Every outcome shown from the start, at 0: a series born at 1 hides its first
+    // increment from increase() and rate(), so a first dead-lettered message would raise no alert.
+    for (const outcome of INGEST_OUTCOMES) this.ingestMessages.inc({ outcome }, 0);
   }
 
   /** Has `read` give `gauge` its value each time /metrics is scraped (the gauge shows 0 until then). */
