@@ -53,6 +53,7 @@ const environmentSchema = z
     INGEST_BATCH_MESSAGES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(10_000).default(500)),
     INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(50)),
     INGEST_MAX_UNACKED_MB: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65_536).default(64)),
+    INGEST_WRITE_TIMEOUT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1_000).max(3_600_000).default(60_000)),
     ACCESS_CACHE_SECONDS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(300).default(10)),
     APP_WORKERS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(64).default(1)),
     REST_HOST: text('0.0.0.0'),
@@ -123,6 +124,14 @@ export interface AppConfig {
     batchWaitMs: number;
     /** Bytes of received, unacknowledged messages above which consuming pauses (and the prefetch is lowered). */
     maxUnackedBytes: number;
+    /**
+     * The longest one statement of a batch's transaction may take: past it the
+     * connection is dropped (the server rolls the transaction back) and the
+     * batch retried on a new one. Bounds a write to a MySQL cut off without a
+     * word (a network partition, a failover that leaves the old connection
+     * hanging), which TCP would only notice after many minutes.
+     */
+    writeTimeoutMs: number;
   };
   rest: { host: string; port: number };
   /**
@@ -217,6 +226,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, { verif
       batchMessages: env.INGEST_BATCH_MESSAGES,
       batchWaitMs: env.INGEST_BATCH_WAIT_MS,
       maxUnackedBytes: env.INGEST_MAX_UNACKED_MB * 1024 * 1024,
+      writeTimeoutMs: env.INGEST_WRITE_TIMEOUT_MS,
     },
     rest: { host: env.REST_HOST, port: env.REST_PORT },
     workers: env.APP_WORKERS,

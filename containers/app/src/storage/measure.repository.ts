@@ -10,6 +10,7 @@ import type {
   SortOrder,
   SummaryBucket,
 } from '../model/measure';
+import { CONFIG, type AppConfig } from '../config';
 import { StorageConnector } from './storage-connector';
 
 /** A stored measure as read back, with the sensor's key for keyset pagination. */
@@ -324,7 +325,10 @@ export class MeasureRepository {
    */
   private readonly sensorNames = new Map<number, string>();
 
-  constructor(@inject(StorageConnector) private readonly storage: StorageConnector) {}
+  constructor(
+    @inject(StorageConnector) private readonly storage: StorageConnector,
+    @inject(CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /**
    * The keys of the named sensors of an experiment; `null` when no filter is
@@ -663,16 +667,21 @@ export class MeasureRepository {
    * the stale marks of their hours and COMMIT, sent together. A message naming
    * an unknown experiment is left out and reported (index → the first
    * measure at fault). All or nothing: on error the transaction rolls back.
+   * Each statement has INGEST_WRITE_TIMEOUT_MS: a MySQL gone silent fails the
+   * batch (to be retried on a new connection) instead of holding it.
    */
   async storeMessages(messages: Measure[][]): Promise<Map<number, UnknownExperiment>> {
     const ids = new Set<string>();
     for (const measures of messages) for (const m of measures) ids.add(m.experimentId);
     const connection = await this.storage.batchPool.getConnection();
+    const timeout = this.config.ingest.writeTimeoutMs;
+    let lost = false;
     try {
-      const [results] = (await connection.query(
-        'START TRANSACTION; SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
-        [[...ids]],
-      )) as unknown as [[ResultSetHeader, RowDataPacket[]]];
+      const [results] = (await connection.query({
+        sql: 'START TRANSACTION; SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
+        values: [[...ids]],
+        timeout,
+      })) as unknown as [[ResultSetHeader, RowDataPacket[]]];
       const refs = new Map(results[1].map((r) => [r.experiment_id as string, Number(r.id)]));
       const refused = new Map<number, UnknownExperiment>();
       const records: MeasureRecord[] = [];
@@ -687,16 +696,20 @@ export class MeasureRepository {
           records.push({ experimentRef: refs.get(m.experimentId)!, sensor, timestamp, value, unit, tags });
         }
       });
-      const { keys: sensors, statements } = await this.writeStatements(connection, records, 1000);
-      for (const packet of packets([...statements, 'COMMIT'])) await connection.query(packet);
+      const { keys: sensors, statements } = await this.writeStatements(connection, records, 1000, timeout);
+      for (const packet of packets([...statements, 'COMMIT'])) await connection.query({ sql: packet, timeout });
       // Only now: keys created by a transaction that rolled back must never be cached.
       for (const [key, id] of sensors) this.sensorKeys.set(key, id);
       return refused;
     } catch (error) {
-      await connection.query('ROLLBACK').catch(() => undefined);
+      // A statement that timed out still occupies the connection (a ROLLBACK would queue
+      // behind it forever): drop the connection, and the server rolls back when it sees it go.
+      lost = (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
+      if (!lost) await connection.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      connection.release();
+      if (lost) connection.destroy();
+      else connection.release();
     }
   }
 
@@ -716,12 +729,12 @@ export class MeasureRepository {
   /**
    * The statements that write `records` (measures, then the stale marks of
    * their hours), once the sensors they name have keys (created here if new,
-   * on `connection`); none for no records.
+   * on `connection`); none for no records. `timeout`: each lookup's limit, ms.
    */
-  private async writeStatements(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement: number) {
+  private async writeStatements(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement: number, timeout?: number) {
     if (records.length === 0) return { keys: new Map<string, number>(), statements: [] };
     const names = records.map((r) => `${r.experimentRef}/${r.sensor}`);
-    const keys = await this.sensorKeysFor(connection, records, names);
+    const keys = await this.sensorKeysFor(connection, records, names, timeout);
     const statements = [
       ...this.measureStatements(records, names, keys, rowsPerStatement, (text) => connection.escape(text)),
       this.staleMarksStatement(records, names, keys),
@@ -779,7 +792,7 @@ export class MeasureRepository {
   }
 
   /** Keys of the sensors that `records` name (`names[i]` is record i's cache key) and the cache lacks, creating the new ones. */
-  private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[], names: string[]) {
+  private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[], names: string[], timeout?: number) {
     const missing = new Map<string, [number, string]>();
     records.forEach((r, i) => {
       if (!this.sensorKeys.has(names[i])) missing.set(names[i], [r.experimentRef, r.sensor]);
@@ -787,11 +800,12 @@ export class MeasureRepository {
     const found = new Map<string, number>();
     if (missing.size === 0) return found;
     const pairs = [...missing.values()];
-    await connection.query('INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', [pairs]);
-    const [rows] = await connection.query<RowDataPacket[]>(
-      'SELECT id, experiment_ref, sensor FROM sensors WHERE (experiment_ref, sensor) IN (?)',
-      [pairs],
-    );
+    await connection.query({ sql: 'INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', values: [pairs], timeout });
+    const [rows] = await connection.query<RowDataPacket[]>({
+      sql: 'SELECT id, experiment_ref, sensor FROM sensors WHERE (experiment_ref, sensor) IN (?)',
+      values: [pairs],
+      timeout,
+    });
     for (const row of rows) found.set(`${row.experiment_ref}/${row.sensor}`, Number(row.id));
     return found;
   }
