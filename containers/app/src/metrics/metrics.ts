@@ -24,7 +24,7 @@ export interface PoolState {
 }
 
 /** What became of an AMQP message: `mymonit_ingest_messages_total{outcome}`. */
-export const INGEST_OUTCOMES = ['stored', 'rejected', 'requeued'] as const;
+const INGEST_OUTCOMES = ['stored', 'rejected', 'requeued'] as const;
 
 /** Prometheus metrics of one app instance (its own registry, so tests can run several). */
 @injectable()

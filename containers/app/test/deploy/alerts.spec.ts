@@ -32,8 +32,6 @@ const ruleTests = parse(readFileSync(join(dir, 'alerts.test.yml'), 'utf8')) as {
 
 /** Labels Prometheus itself puts on every scraped series. */
 const TARGET_LABELS = ['job', 'instance'];
-/** Series Prometheus makes itself. */
-const PROMETHEUS_SERIES: Record<string, string[]> = { up: [] };
 
 /** One vector selector of an expression: metric name and its label matchers. */
 interface Selector {
@@ -90,20 +88,15 @@ async function exposedSeries(): Promise<Map<string, string[]>> {
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     const own = (metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] }).labelNames ?? [];
     const labels = [...defaults, ...own, ...TARGET_LABELS];
-    const type = String(metric.type);
-    if (type === 'histogram') {
+    if (String(metric.type) === 'histogram') {
       series.set(`${metric.name}_bucket`, [...labels, 'le']);
-      series.set(`${metric.name}_sum`, labels);
-      series.set(`${metric.name}_count`, labels);
-    } else if (type === 'summary') {
-      series.set(metric.name, [...labels, 'quantile']);
       series.set(`${metric.name}_sum`, labels);
       series.set(`${metric.name}_count`, labels);
     } else {
       series.set(metric.name, labels);
     }
   }
-  for (const [name, labels] of Object.entries(PROMETHEUS_SERIES)) series.set(name, [...labels, ...TARGET_LABELS]);
+  series.set('up', TARGET_LABELS); // made by Prometheus itself for each target
   return series;
 }
 
