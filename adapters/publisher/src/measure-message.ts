@@ -43,8 +43,8 @@ export const SensorName = z
 /** ISO 8601 with a zone, or epoch milliseconds; at most millisecond precision. */
 export const MeasureTimestamp = z
   .union([
-    z.iso.datetime({ offset: true }).meta({ example: '2026-11-23T10:00:00.123Z' }),
     z.number().int('epoch milliseconds must be an integer').meta({ example: 1795428000123 }),
+    z.iso.datetime({ offset: true }).meta({ example: '2026-11-23T10:00:00.123Z' }),
   ])
   .superRefine((input, ctx) => {
     if (typeof input === 'string') {
