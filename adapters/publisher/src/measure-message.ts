@@ -40,24 +40,32 @@ export const SensorName = z
   .regex(SENSOR_PATTERN, 'must be 1-128 characters of A-Z a-z 0-9 . _ : / -')
   .meta({ description: 'Sensor name', example: 'magnet/temp-01' });
 
+const OUT_OF_RANGE = 'out of range (years 0001-9999)';
+
 /** ISO 8601 with a zone, or epoch milliseconds; at most millisecond precision. */
 export const MeasureTimestamp = z
   .union([
-    z.number().int('epoch milliseconds must be an integer').meta({ example: 1795428000123 }),
-    z.iso.datetime({ offset: true }).meta({ example: '2026-11-23T10:00:00.123Z' }),
+    // First: the form instruments send, checked without a refinement.
+    z
+      .number()
+      .int('epoch milliseconds must be an integer')
+      .min(MIN_TIMESTAMP, OUT_OF_RANGE)
+      .max(MAX_TIMESTAMP, OUT_OF_RANGE)
+      .meta({ example: 1795428000123 }),
+    z.iso
+      .datetime({ offset: true })
+      .superRefine((input, ctx) => {
+        const fraction = /\.(\d+)/.exec(input)?.[1] ?? '';
+        if (/[1-9]/.test(fraction.slice(3))) {
+          ctx.addIssue({ code: 'custom', message: 'at most millisecond precision' });
+        }
+        const ms = Date.parse(input);
+        if (!Number.isFinite(ms) || ms < MIN_TIMESTAMP || ms > MAX_TIMESTAMP) {
+          ctx.addIssue({ code: 'custom', message: OUT_OF_RANGE });
+        }
+      })
+      .meta({ example: '2026-11-23T10:00:00.123Z' }),
   ])
-  .superRefine((input, ctx) => {
-    if (typeof input === 'string') {
-      const fraction = /\.(\d+)/.exec(input)?.[1] ?? '';
-      if (/[1-9]/.test(fraction.slice(3))) {
-        ctx.addIssue({ code: 'custom', message: 'at most millisecond precision' });
-      }
-    }
-    const ms = toEpochMillis(input);
-    if (!Number.isFinite(ms) || ms < MIN_TIMESTAMP || ms > MAX_TIMESTAMP) {
-      ctx.addIssue({ code: 'custom', message: 'out of range (years 0001-9999)' });
-    }
-  })
   .meta({ description: 'ISO 8601 date-time with a zone, or epoch milliseconds (UTC)' });
 
 export const Tags = z
