@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { Metrics } from '../../src/metrics/metrics';
+import { analyse, exposedSeries, loadPromql, sourceText } from '../support/promql';
 
 /**
  * The Prometheus alerting rules shipped in containers/prometheus, held to the
@@ -12,7 +12,6 @@ import { Metrics } from '../../src/metrics/metrics';
  * Debian's promtool: its syntax checks and the rules' own unit tests.
  */
 const dir = join(__dirname, '..', '..', '..', 'prometheus');
-const srcDir = join(__dirname, '..', '..', 'src');
 const PROMTOOL = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((path) => existsSync(path));
 if (!PROMTOOL) console.warn('\n*** promtool is not installed: the alerting rules are not run (.ci/run installs Debian\'s prometheus) ***\n');
 
@@ -30,90 +29,11 @@ const ruleTests = parse(readFileSync(join(dir, 'alerts.test.yml'), 'utf8')) as {
   tests: { alert_rule_test: { alertname: string; exp_alerts?: unknown[] }[] }[];
 };
 
-/** Labels Prometheus itself puts on every scraped series. */
-const TARGET_LABELS = ['job', 'instance'];
-
-/** One vector selector of an expression: metric name and its label matchers. */
-interface Selector {
-  metric: string;
-  matchers: { label: string; op: string; value: string }[];
-}
-
-/** Prometheus's own PromQL grammar (an ES module, loaded before the tests). */
-let parser: (typeof import('@prometheus-io/lezer-promql', { with: { 'resolution-mode': 'import' } }))['parser'];
-
-/** The selectors and grouping labels (`by`, `without`, `on`, `ignoring`) of a PromQL expression; throws on a syntax error. */
-function analyse(expr: string): { selectors: Selector[]; grouping: string[] } {
-  const tree = parser.parse(expr);
-  const selectors: Selector[] = [];
-  const grouping: string[] = [];
-  const text = (from: number, to: number) => expr.slice(from, to);
-  tree.iterate({
-    enter(node) {
-      if (node.type.isError) throw new Error(`syntax error at ${node.from} in: ${expr}`);
-      if (node.name === 'VectorSelector') {
-        const selector: Selector = { metric: '', matchers: [] };
-        const cursor = node.node.cursor();
-        cursor.firstChild();
-        do {
-          if (cursor.name === 'Identifier') selector.metric = text(cursor.from, cursor.to);
-          if (cursor.name === 'LabelMatchers') {
-            for (const matcher of cursor.node.getChildren('UnquotedLabelMatcher')) {
-              const label = matcher.getChild('LabelName')!;
-              const op = matcher.getChild('MatchOp')!;
-              const value = matcher.getChild('StringLiteral')!;
-              selector.matchers.push({
-                label: text(label.from, label.to),
-                op: text(op.from, op.to),
-                value: JSON.parse(text(value.from, value.to)) as string,
-              });
-            }
-          }
-        } while (cursor.nextSibling());
-        selectors.push(selector);
-      }
-      if (node.name === 'GroupingLabels') {
-        for (const label of node.node.getChildren('LabelName')) grouping.push(text(label.from, label.to));
-      }
-    },
-  });
-  return { selectors, grouping };
-}
-
-/** Every series name the app exposes → the labels it carries, read from the app's own registry. */
-async function exposedSeries(): Promise<Map<string, string[]>> {
-  const metrics = new Metrics();
-  const defaults = ['service'];
-  const series = new Map<string, string[]>();
-  for (const metric of await metrics.registry.getMetricsAsJSON()) {
-    const own = (metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] }).labelNames ?? [];
-    const labels = [...defaults, ...own, ...TARGET_LABELS];
-    if (String(metric.type) === 'histogram') {
-      series.set(`${metric.name}_bucket`, [...labels, 'le']);
-      series.set(`${metric.name}_sum`, labels);
-      series.set(`${metric.name}_count`, labels);
-    } else {
-      series.set(metric.name, labels);
-    }
-  }
-  series.set('up', TARGET_LABELS); // made by Prometheus itself for each target
-  return series;
-}
-
-/** The app's source, to find the label values it sets (`outcome: 'rejected'`) and the route templates (`path: '/me'`). */
-function sourceText(): string {
-  return readdirSync(srcDir, { recursive: true })
-    .map(String)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))
-    .map((f) => readFileSync(join(srcDir, f), 'utf8'))
-    .join('\n');
-}
-
 describe('Prometheus alerting rules (containers/prometheus)', () => {
   let series: Map<string, string[]>;
   const source = sourceText();
   before(async () => {
-    ({ parser } = await import('@prometheus-io/lezer-promql'));
+    await loadPromql();
     series = await exposedSeries();
   });
 

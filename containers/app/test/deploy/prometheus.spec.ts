@@ -8,11 +8,14 @@ import { stringify } from 'yaml';
 import { AmqpClient, eventually } from '../support/amqp';
 import { freePort } from '../support/app-process';
 import { startTestApp, type TestApp } from '../support/test-app';
+import { asSent, queries } from '../support/grafana-dashboard';
+import { analyse, loadPromql } from '../support/promql';
 
 /**
  * Debian's Prometheus server on loopback, scraping a real app every second
  * and evaluating the shipped rules (containers/prometheus/alerts.yml), with a
- * second target where nothing listens.
+ * second target where nothing listens; then every query of the Grafana
+ * dashboard (containers/grafana) run by it.
  */
 const rulesFile = join(__dirname, '..', '..', '..', 'prometheus', 'alerts.yml');
 const PROMETHEUS = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((path) => existsSync(path));
@@ -45,6 +48,7 @@ describe('Prometheus scraping the app with the shipped alerting rules', { skip: 
   };
 
   before(async () => {
+    await loadPromql();
     app = await startTestApp();
     amqp = await AmqpClient.connect(app.config);
     dir = mkdtempSync(join(tmpdir(), 'mymonit-prometheus-'));
@@ -117,5 +121,31 @@ describe('Prometheus scraping the app with the shipped alerting rules', { skip: 
       down.map((a) => [a.labels.instance, a.state, a.labels.severity]),
       [[downTarget, 'pending', 'critical']],
     );
+  });
+
+  it('When the Grafana dashboard queries this Prometheus, then every query runs and every series it reads is there', async () => {
+    // Traffic that makes the labelled series appear: an answer, a refused sign-in (a message was stored above).
+    assert.equal((await fetch(`${app.baseUrl}/health`)).status, 200);
+    assert.equal((await fetch(`${app.baseUrl}/me`)).status, 401);
+    /** Series a healthy instance has none of: one per MySQL error code, from the first batch MySQL refuses. */
+    const onlyAfterAFault = ['mymonit_ingest_store_retries_total'];
+    const metrics = [...new Set(queries.flatMap((q) => analyse(asSent(q.expr)).selectors.map((s) => s.metric)))];
+    // Scraped twice at least, so that rate() has two samples of each (a labelled series is born at its first increment).
+    await eventually(
+      async () => {
+        for (const metric of metrics.filter((m) => !onlyAfterAFault.includes(m))) {
+          const samples = await query(`count_over_time(${metric}{instance="${appTarget}"}[1m])`);
+          if (samples.length === 0 || samples.some((r) => Number(r.value[1]) < 2)) return false;
+        }
+        return true;
+      },
+      20_000,
+      'every series the dashboard reads scraped twice from the app',
+    );
+    for (const { panel, refId, expr } of queries) {
+      const result = await query(asSent(expr)); // asserts that Prometheus ran it
+      if (onlyAfterAFault.some((m) => expr.includes(m))) continue;
+      assert.ok(result.length > 0, `${panel} ${refId}: no data for ${asSent(expr)}`);
+    }
   });
 });
