@@ -39,6 +39,13 @@ export interface MeasureRecord {
   tags: Record<string, string> | null;
 }
 
+/** A sensor's key in the `sensors` table. */
+export interface SensorKey {
+  experimentRef: number;
+  sensor: string;
+  id: number;
+}
+
 interface MeasureRow extends RowDataPacket {
   ts: number;
   sensor_ref: number;
@@ -316,8 +323,8 @@ function valuesTuple(r: MeasureRecord, sensorRef: number | undefined, escape: (t
 /** Sensors and their measures. */
 @injectable()
 export class MeasureRepository {
-  /** `${experimentRef}/${sensor}` → sensor key; sensors are never renamed, so this never goes stale. */
-  private readonly sensorKeys = new Map<string, number>();
+  /** Experiment key → sensor name → sensor key; sensors are never renamed, so this never goes stale. */
+  private readonly sensorKeys = new Map<number, Map<string, number>>();
   /**
    * Sensor key → name, for the measures read: sensors are never renamed and
    * their keys never reused (AUTO_INCREMENT), so an entry never goes stale.
@@ -696,10 +703,10 @@ export class MeasureRepository {
           records.push({ experimentRef: refs.get(m.experimentId)!, sensor, timestamp, value, unit, tags });
         }
       });
-      const { keys: sensors, statements } = await this.writeStatements(connection, records, 1000, timeout);
+      const { created, statements } = await this.writeStatements(connection, records, 1000, timeout);
       for (const packet of packets([...statements, 'COMMIT'])) await connection.query({ sql: packet, timeout });
       // Only now: keys created by a transaction that rolled back must never be cached.
-      for (const [key, id] of sensors) this.sensorKeys.set(key, id);
+      this.rememberSensorKeys(created);
       return refused;
     } catch (error) {
       // A statement that timed out still occupies the connection (a ROLLBACK would queue
@@ -717,13 +724,22 @@ export class MeasureRepository {
    * Writes measures in multi-row statements that upsert on the natural key
    * (last write wins), with the stale marks of their hours, on the caller's
    * connection so it joins its transaction. Returns the sensor keys it
-   * created or looked up, for the caller to cache once the transaction has
-   * committed.
+   * created or looked up, for the caller to cache (`rememberSensorKeys`) once
+   * the transaction has committed.
    */
-  async upsert(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement = 1000) {
-    const { keys, statements } = await this.writeStatements(connection, records, rowsPerStatement);
+  async upsert(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement = 1000): Promise<SensorKey[]> {
+    const { created, statements } = await this.writeStatements(connection, records, rowsPerStatement);
     for (const statement of statements) await connection.query(statement);
-    return keys;
+    return created;
+  }
+
+  /** Caches sensor keys that a committed transaction created or looked up. */
+  rememberSensorKeys(keys: SensorKey[]): void {
+    for (const { experimentRef, sensor, id } of keys) {
+      let sensors = this.sensorKeys.get(experimentRef);
+      if (!sensors) this.sensorKeys.set(experimentRef, (sensors = new Map<string, number>()));
+      sensors.set(sensor, id);
+    }
   }
 
   /**
@@ -732,21 +748,19 @@ export class MeasureRepository {
    * on `connection`); none for no records. `timeout`: each lookup's limit, ms.
    */
   private async writeStatements(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement: number, timeout?: number) {
-    if (records.length === 0) return { keys: new Map<string, number>(), statements: [] };
-    const names = records.map((r) => `${r.experimentRef}/${r.sensor}`);
-    const keys = await this.sensorKeysFor(connection, records, names, timeout);
+    if (records.length === 0) return { created: [], statements: [] };
+    const { sensorRefs, created } = await this.sensorKeysFor(connection, records, timeout);
     const statements = [
-      ...this.measureStatements(records, names, keys, rowsPerStatement, (text) => connection.escape(text)),
-      this.staleMarksStatement(records, names, keys),
+      ...this.measureStatements(records, sensorRefs, rowsPerStatement, (text) => connection.escape(text)),
+      this.staleMarksStatement(records, sensorRefs),
     ];
-    return { keys, statements };
+    return { created, statements };
   }
 
   /** INSERT … ON DUPLICATE KEY UPDATE statements of `rowsPerStatement` measures each, or fewer when their SQL is long. */
   private measureStatements(
     records: MeasureRecord[],
-    names: string[],
-    keys: Map<string, number>,
+    sensorRefs: number[],
     rowsPerStatement: number,
     escape: (text: string) => string,
   ): string[] {
@@ -759,7 +773,7 @@ export class MeasureRepository {
     let tuples: string[] = [];
     let length = 0;
     records.forEach((record, i) => {
-      const tuple = valuesTuple(record, keys.get(names[i]) ?? this.sensorKeys.get(names[i]), escape);
+      const tuple = valuesTuple(record, sensorRefs[i], escape);
       tuples.push(tuple);
       length += tuple.length + 1;
       if (tuples.length >= rowsPerStatement || length >= MAX_STATEMENT_CHARS) {
@@ -779,26 +793,43 @@ export class MeasureRepository {
    * IGNORE, since an hour already marked needs nothing more (the common case:
    * the current hour). Every value is an integer key.
    */
-  private staleMarksStatement(records: MeasureRecord[], names: string[], keys: Map<string, number>): string {
-    const hours = new Map<string, [number, number, number]>();
+  private staleMarksStatement(records: MeasureRecord[], sensorRefs: number[]): string {
+    // experiment key → hour → sensor keys: numbers all, nothing built per measure
+    const marks = new Map<number, Map<number, Set<number>>>();
     records.forEach((r, i) => {
-      const sensorRef = keys.get(names[i]) ?? this.sensorKeys.get(names[i])!;
+      let hours = marks.get(r.experimentRef);
+      if (!hours) marks.set(r.experimentRef, (hours = new Map<number, Set<number>>()));
       const hour = Math.floor(r.timestamp / HOUR);
-      hours.set(`${r.experimentRef}/${hour}/${sensorRef}`, [r.experimentRef, hour, sensorRef]);
+      let sensors = hours.get(hour);
+      if (!sensors) hours.set(hour, (sensors = new Set<number>()));
+      sensors.add(sensorRefs[i]);
     });
-    const rows = [...hours.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+    const rows: [number, number, number][] = [];
+    for (const [experimentRef, hours] of marks) {
+      for (const [hour, sensors] of hours) for (const sensorRef of sensors) rows.push([experimentRef, hour, sensorRef]);
+    }
+    rows.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
     if (!rows.flat().every(Number.isSafeInteger)) throw new Error('refusing a stale mark with a non-integer key');
     return `INSERT IGNORE INTO measure_hours_stale (experiment_ref, hour, sensor_ref) VALUES ${rows.map((r) => `(${r.join(',')})`).join(',')}`;
   }
 
-  /** Keys of the sensors that `records` name (`names[i]` is record i's cache key) and the cache lacks, creating the new ones. */
-  private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[], names: string[], timeout?: number) {
-    const missing = new Map<string, [number, string]>();
+  /**
+   * Each record's sensor key (`sensorRefs[i]` for `records[i]`): from the
+   * cache, else looked up or created on `connection` (returned as `created`,
+   * for the caller to cache once its transaction has committed).
+   */
+  private async sensorKeysFor(connection: PoolConnection, records: MeasureRecord[], timeout?: number) {
+    const sensorRefs = new Array<number>(records.length);
+    const uncached: number[] = [];
     records.forEach((r, i) => {
-      if (!this.sensorKeys.has(names[i])) missing.set(names[i], [r.experimentRef, r.sensor]);
+      const key = this.sensorKeys.get(r.experimentRef)?.get(r.sensor);
+      if (key === undefined) uncached.push(i);
+      else sensorRefs[i] = key;
     });
-    const found = new Map<string, number>();
-    if (missing.size === 0) return found;
+    if (uncached.length === 0) return { sensorRefs, created: [] };
+    const name = (experimentRef: number, sensor: string) => `${experimentRef}/${sensor}`;
+    const missing = new Map<string, [number, string]>();
+    for (const i of uncached) missing.set(name(records[i].experimentRef, records[i].sensor), [records[i].experimentRef, records[i].sensor]);
     const pairs = [...missing.values()];
     await connection.query({ sql: 'INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', values: [pairs], timeout });
     const [rows] = await connection.query<RowDataPacket[]>({
@@ -806,7 +837,9 @@ export class MeasureRepository {
       values: [pairs],
       timeout,
     });
-    for (const row of rows) found.set(`${row.experiment_ref}/${row.sensor}`, Number(row.id));
-    return found;
+    const created: SensorKey[] = rows.map((row) => ({ experimentRef: Number(row.experiment_ref), sensor: row.sensor as string, id: Number(row.id) }));
+    const found = new Map(created.map((k) => [name(k.experimentRef, k.sensor), k.id]));
+    for (const i of uncached) sensorRefs[i] = found.get(name(records[i].experimentRef, records[i].sensor))!;
+    return { sensorRefs, created };
   }
 }
