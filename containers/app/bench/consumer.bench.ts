@@ -1,6 +1,4 @@
 import 'reflect-metadata';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { configOrExit } from '../src/cli/cli-context';
@@ -11,7 +9,8 @@ import { ExperimentRepository } from '../src/storage/experiment.repository';
 import { Migrator } from '../src/storage/migrator';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { useBenchEnvironment } from './bench-env';
-import { machineFacts, percentile, table } from './stats';
+import { benchSensors, RAW_UPSERT } from './raw-writes';
+import { machineFacts, percentile, table, writeResults } from './stats';
 
 /**
  * `npm run bench:consumer`: the CPU the app's consumer spends per measure,
@@ -75,9 +74,7 @@ async function main() {
   const processor = container.resolve(RabbitMessageProcessor);
   const { host, port, user, password, database } = config.db;
   const db = await mysql.createConnection({ host, port, user, password, database });
-  await db.query('INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', [Array.from({ length: 50 }, (_, i) => [experiment.ref, `s${i}`])]);
-  const [sensorRows] = (await db.query('SELECT id, sensor FROM sensors WHERE experiment_ref = ?', [experiment.ref])) as unknown as [{ id: number; sensor: string }[]];
-  const sensorRefs = new Map(sensorRows.map((r) => [r.sensor, r.id]));
+  const sensorRefs = await benchSensors(db, experiment.ref);
   const clean = () => db.query('DELETE FROM measures WHERE experiment_ref = ?', [experiment.ref]);
 
   const app = async (messages: Buffer[]) => {
@@ -102,7 +99,7 @@ async function main() {
         const parsed = JSON.parse(body.toString('utf8')) as { sensor: string; value: number; unit?: string; timestamp: number } | { sensor: string; value: number; unit?: string; timestamp: number }[];
         return (Array.isArray(parsed) ? parsed : [parsed]).map((x) => [experiment.ref, x.timestamp, sensorRefs.get(x.sensor), x.value, x.unit ?? null, null]);
       });
-      await db.query('INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ? ON DUPLICATE KEY UPDATE value = VALUES(value)', [rows]);
+      await db.query(RAW_UPSERT, [rows]);
     }
   };
 
@@ -147,10 +144,7 @@ async function main() {
       Object.entries(cases).map(([name, { app: a, raw: r }]) => [name, { app_median: median(a), raw_median: median(r), app_runs: a, raw_runs: r }]),
     ),
   };
-  const out = join(__dirname, 'results', 'consumer.json');
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`written to ${out}`);
+  writeResults('consumer.json', results);
   await db.end();
   await container.resolve(StorageConnector).close();
   await container.resolve(Logging).close();

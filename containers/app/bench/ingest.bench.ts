@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -15,7 +15,8 @@ import { Migrator } from '../src/storage/migrator';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { startAppProcess, type AppProcess } from '../test/support/app-process';
 import { APP_LOGGING, useBenchEnvironment } from './bench-env';
-import { cpuMeter, machineFacts, percentile, pidsNamed, table } from './stats';
+import { benchSensors, RAW_UPSERT } from './raw-writes';
+import { cpuMeter, machineFacts, percentile, pidsNamed, table, writeResults } from './stats';
 import { signUp } from '../test/support/identities';
 import { AmqpClient } from '../test/support/amqp';
 
@@ -119,10 +120,7 @@ async function rawPipeline(db: mysql.Connection, connection: amqplib.ChannelMode
         const x = JSON.parse(m.content.toString('utf8'));
         return [ref, x.timestamp, sensorRefs.get(x.sensor), x.value, x.unit ?? null, null];
       });
-      await db.query(
-        'INSERT INTO measures (experiment_ref, ts, sensor_ref, value, unit, tags) VALUES ? ON DUPLICATE KEY UPDATE value = VALUES(value)',
-        [rows],
-      );
+      await db.query(RAW_UPSERT, [rows]);
       channel.ack(batch[batch.length - 1], true);
       done += batch.length;
     });
@@ -221,9 +219,7 @@ async function main() {
   const { host, port, user, password, database } = config.db;
   const db = await mysql.createConnection({ host, port, user, password, database });
   const [[{ n: preexisting }]] = (await db.query('SELECT COUNT(*) AS n FROM measures')) as unknown as [[{ n: number }]];
-  await db.query('INSERT IGNORE INTO sensors (experiment_ref, sensor) VALUES ?', [Array.from({ length: 50 }, (_, i) => [experiment.ref, `s${i}`])]);
-  const [sensorRows] = (await db.query('SELECT id, sensor FROM sensors WHERE experiment_ref = ?', [experiment.ref])) as unknown as [{ id: number; sensor: string }[]];
-  const sensorRefs = new Map(sensorRows.map((r) => [r.sensor, r.id]));
+  const sensorRefs = await benchSensors(db, experiment.ref);
   const clean = () => db.query('DELETE FROM measures WHERE experiment_ref = ?', [experiment.ref]);
 
   const amqp = await amqplib.connect(config.rabbit.url);
@@ -451,10 +447,7 @@ async function main() {
       ],
     ),
   );
-  const out = join(__dirname, 'results', args.label ? `ingest-${args.label}.json` : 'ingest.json');
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`written to ${out}`);
+  writeResults(args.label ? `ingest-${args.label}.json` : 'ingest.json', results);
   await admin.deleteQueue(topology.queue).catch(() => undefined);
   await publisher.close();
   await amqp.close();

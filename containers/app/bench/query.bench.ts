@@ -1,6 +1,4 @@
 import 'reflect-metadata';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { configOrExit } from '../src/cli/cli-context';
@@ -12,7 +10,7 @@ import autocannon from 'autocannon';
 import { APP_LOGGING, freePort, httpClient, startAppProcess, useBenchEnvironment } from './bench-env';
 import { StorageConnector } from '../src/storage/storage-connector';
 import { seed, seedExperimentId, seedPlan } from './seed';
-import { cpuMeter, machineFacts, percentile, pidsNamed, table, withChildren } from './stats';
+import { cpuMeter, machineFacts, percentile, pidsNamed, table, withChildren, writeResults } from './stats';
 import { signUp } from '../test/support/identities';
 import { memoryMb, type AppProcess } from '../test/support/app-process';
 
@@ -320,10 +318,7 @@ async function main() {
   console.log(
     `    the same, APP_WORKERS=2: ${e2.requests_per_second} req/s, p50 ${e2.latency_ms.p50} ms, p99 ${e2.latency_ms.p99} ms; ${cpuText(e2.cpu_us_per_request)}`,
   );
-  const out = join(__dirname, 'results', 'query.json');
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`written to ${out}`);
+  writeResults('query.json', result);
   await direct.end();
   await container.resolve(StorageConnector).close();
 }

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus as cpuList } from 'node:os';
 
 /** Small helpers shared by the benchmarks. */
@@ -84,4 +85,13 @@ export function cpuMeter<G extends string>(groups: Record<G, number[]>) {
     const after = read();
     return Object.fromEntries(names.map((g) => [g, Math.round(((after[g] - before[g]) * 1000) / units)])) as Record<G, number>;
   };
+}
+
+/** Writes a benchmark's figures to bench/results/`file` and says where. */
+export function writeResults(file: string, results: unknown): void {
+  const dir = join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, file);
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`written to ${out}`);
 }
