@@ -19,27 +19,48 @@ const measure = (sensor: string, timestamp = 1): Measure => ({ experimentId: 'E'
 /** A processor whose writes the test finishes by hand, one batch at a time, in any order. */
 class ScriptedProcessor {
   readonly started: string[] = [];
-  private readonly finish = new Map<string, () => void>();
+  private readonly finish = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
 
   process(messages: DecodedMessage[]): Promise<Outcome[]> {
     const name = messages.map((m) => ('measures' in m ? m.measures.map((x) => x.sensor).join('+') : 'refused')).join(',');
     this.started.push(name);
-    return new Promise((resolve) =>
-      this.finish.set(name, () => resolve(messages.map((m) => ('measures' in m ? { stored: true, measures: m.measures } : { stored: null })))),
+    return new Promise((resolve, reject) =>
+      this.finish.set(name, {
+        resolve: () => resolve(messages.map((m) => ('measures' in m ? { stored: true, measures: m.measures } : { stored: null }))),
+        reject,
+      }),
     );
   }
 
   complete(name: string): void {
     const finish = this.finish.get(name);
     assert.ok(finish, `${name} has started`);
-    finish();
+    finish.resolve();
+  }
+
+  /** The batch's write throws (the processor settles every failure itself; this is the listener's own guard). */
+  fail(name: string): void {
+    const finish = this.finish.get(name);
+    assert.ok(finish, `${name} has started`);
+    finish.reject(new Error(`writing ${name} failed`));
   }
 }
 
 /** The listener on one open channel (generation 1) whose acknowledgements are recorded. */
 function listenerWith(processor: ScriptedProcessor) {
   const acked: number[] = [];
-  const channel = { ack: (message: ConsumeMessage) => acked.push(message.fields.deliveryTag), nack: () => undefined } as unknown as Channel;
+  /** Every acknowledgement in order: `ack 3` (`+` when multiple), `requeue 2`. */
+  const settled: string[] = [];
+  const channel = {
+    ack: (message: ConsumeMessage, multiple = false) => {
+      acked.push(message.fields.deliveryTag);
+      settled.push(`ack ${message.fields.deliveryTag}${multiple ? '+' : ''}`);
+    },
+    nack: (message: ConsumeMessage, multiple = false, requeue = true) => {
+      assert.equal(multiple, false);
+      settled.push(`${requeue ? 'requeue' : 'drop'} ${message.fields.deliveryTag}`);
+    },
+  } as unknown as Channel;
   const listener = new RabbitListener(
     config,
     {} as RabbitConnector,
@@ -59,7 +80,7 @@ function listenerWith(processor: ScriptedProcessor) {
     }
     return listener.flush();
   };
-  return { batch, acked };
+  return { batch, acked, settled };
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -104,5 +125,22 @@ describe('RabbitListener: batches written two at a time', () => {
     assert.deepEqual(processor.started, ['A', 'B', 'C']);
     processor.complete('C');
     await all;
+  });
+
+  it("When a batch's write fails while the one before it is still written, then it is requeued after that one, and the batch after it does not ack it", async () => {
+    const processor = new ScriptedProcessor();
+    const { batch, settled } = listenerWith(processor);
+    void batch(measure('A')); // B1: slow
+    void batch(measure('B')); // B2: its write fails
+    await settle();
+    processor.fail('B');
+    await settle();
+    assert.deepEqual(settled, [], 'nothing settles before B1 is written');
+    const all = batch(measure('C')); // B3: starts once B1 is written (at most two at once)
+    processor.complete('A');
+    await settle();
+    processor.complete('C');
+    await all;
+    assert.deepEqual(settled, ['ack 1+', 'requeue 2', 'ack 3+'], 'B2 requeued before B3 acks with multiple, in the order cut');
   });
 });

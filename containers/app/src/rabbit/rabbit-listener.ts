@@ -307,7 +307,17 @@ export class RabbitListener {
       // At most two in flight; after the previous one if they overlap.
       const mayStart = previous && keys.shares(previous.keys) ? previous.writtenThrough : beforePrevious?.writtenThrough;
       const stored = (mayStart ?? Promise.resolve()).then(() => this.store(batch));
-      const settled = Promise.all([stored, this.writing]).then(([written]) => this.settle(batch, written));
+      // Settled after every batch before it, even when its write failed: a later batch's
+      // multiple ack must never cover deliveries of one that is not settled.
+      const settled = this.writing
+        .then(() => stored)
+        .then(
+          (written) => this.settle(batch, written),
+          (error: Error) => {
+            this.log.error('batch failed; its messages go back to the queue', { reason: error.message, stack: error.stack });
+            this.acknowledge(batch, batch.map(() => ({ stored: null })));
+          },
+        );
       const written = stored.then(
         () => undefined,
         () => undefined,
@@ -316,7 +326,7 @@ export class RabbitListener {
       this.previousBatch = { keys, writtenThrough: previous ? Promise.all([written, previous.writtenThrough]).then(() => undefined) : written };
       this.writing = settled
         .catch((error: Error) => {
-          // Unacked, so the broker redelivers the batch; storing is idempotent.
+          // Settling failed part-way: what is unacked the broker redelivers when the channel closes; storing is idempotent.
           this.log.error('batch failed', { reason: error.message, stack: error.stack });
         })
         .finally(() => this.release(batch));
@@ -335,7 +345,12 @@ export class RabbitListener {
   }
 
   private async settle(batch: Delivery[], { outcomes, seconds }: { outcomes: Outcome[]; seconds: number }): Promise<void> {
-    await this.deadLetter(batch, outcomes);
+    await this.deadLetter(batch, outcomes).catch((error: Error) => {
+      this.log.error('cannot dead-letter refused messages; they go back to the queue', { reason: error.message });
+      outcomes.forEach((outcome, i) => {
+        if (outcome.stored === false) outcomes[i] = { stored: null };
+      });
+    });
     this.acknowledge(batch, outcomes);
     this.report(batch, outcomes, seconds);
     const stored = outcomes.flatMap((o) => (o.stored === true ? o.measures : []));
