@@ -10,6 +10,8 @@ import { declareTopology } from './topology';
 const PUBLISH_TIMEOUT_MS = 10_000;
 /** Pause before a channel whose setup the broker refused is set up again. */
 const SETUP_RETRY_MS = 10_000;
+/** Pause before a channel the broker closed (its connection still up) is opened again. */
+const CHANNEL_RETRY_MS = 1_000;
 /** Header that pairs a `mandatory` message the broker returned with its publish. */
 const PUBLISH_ID = 'x-mymonit-publish-id';
 
@@ -30,17 +32,28 @@ export function reconnectWait(failures: number, random: () => number = Math.rand
 /** The broker confirmed a `mandatory` message that no queue took (a queue deleted): nothing was kept. */
 export class UnroutableError extends UnavailableError {}
 
+/** What a connection is for: publishing (confirm channel) or consuming (every other channel). */
+export type Role = 'publish' | 'consume';
+
 /**
- * The AMQP I/O (the original's RabbitConnector): one connection that reconnects
- * with back-off by itself, a confirm channel for publishing, and channels whose
- * setup re-runs on every reconnection. The app starts and serves REST while
- * the broker is away.
+ * The AMQP I/O (the original's RabbitConnector): a confirm channel for
+ * publishing, and channels for consuming whose setup re-runs on every
+ * reconnection, on two connections that each reconnect with back-off by
+ * themselves. The app starts and serves REST while the broker is away.
+ *
+ * Two connections, not one: when a resource alarm (memory or disk) goes off,
+ * RabbitMQ blocks every connection that publishes and stops reading from it,
+ * acknowledgements included. On one connection, a dead-lettered message or an
+ * HTTP ingestion would stop the consumer's acks, and with them the draining
+ * of the very queue that may hold the broker's memory; on its own connection
+ * the consumer goes on storing and acknowledging.
  */
 @injectable()
 export class RabbitConnector {
-  private connection: AmqpConnectionManager | null = null;
+  private connections: Record<Role, AmqpConnectionManager> | null = null;
   private publisher: ChannelWrapper | null = null;
-  private setupRetry: NodeJS.Timeout | null = null;
+  /** Reconnections due, by connection. */
+  private readonly retries = new Map<Role, NodeJS.Timeout>();
   /** Publish ids of `mandatory` messages returned unroutable, until their publish settles. */
   private readonly returned = new Set<string>();
   private readonly log: Log;
@@ -52,13 +65,31 @@ export class RabbitConnector {
     this.log = logging.logger('rabbit');
   }
 
+  /** Connects (once); returns the publishing connection. */
   start(): AmqpConnectionManager {
-    if (this.connection) return this.connection;
+    if (this.connections) return this.connections.publish;
+    this.connections = { publish: this.connect('publish'), consume: this.connect('consume') };
+    this.publisher = this.connections.publish.createChannel({
+      name: 'publisher',
+      confirm: true,
+      publishTimeout: PUBLISH_TIMEOUT_MS,
+      setup: async (channel: ConfirmChannel) => {
+        this.onChannelError(channel, 'publish', 'publisher');
+        // basic.return reaches the client before the confirm of the same message.
+        channel.on('return', (message: ConsumeMessage) => this.onReturned(channel, message));
+        await declareTopology(channel, this.config);
+      },
+    });
+    this.publisher.on('error', (error: Error) => this.setupFailed('publish', 'publisher', error));
+    return this.connections.publish;
+  }
+
+  private connect(role: Role): AmqpConnectionManager {
     const endpoint = rabbitEndpoint(this.config);
     const connection = amqp.connect([this.config.rabbit.url], {
       heartbeatIntervalInSeconds: 15,
       reconnectTimeInSeconds: reconnectWait(0),
-      connectionOptions: { timeout: 5_000, clientProperties: { connection_name: 'mymonit-app' } },
+      connectionOptions: { timeout: 5_000, clientProperties: { connection_name: `mymonit-app (${role})` } },
     });
     // The manager waits `reconnectTimeInSeconds` after each loss or failed attempt, reading
     // it after emitting the event: set here, it makes the wait grow while the broker stays away.
@@ -66,39 +97,59 @@ export class RabbitConnector {
     connection.on('connect', () => {
       failures = 0;
       connection.reconnectTimeInSeconds = reconnectWait(0);
-      this.log.info('connected to RabbitMQ', { endpoint });
+      this.log.info('connected to RabbitMQ', { endpoint, connection: role });
     });
     connection.on('disconnect', ({ err }) =>
-      this.log.warn('disconnected from RabbitMQ; reconnecting', { endpoint, reason: err?.message }),
+      this.log.warn('disconnected from RabbitMQ; reconnecting', { endpoint, connection: role, reason: err?.message }),
     );
     connection.on('connectFailed', ({ err }) => {
       connection.reconnectTimeInSeconds = reconnectWait(++failures);
       this.log.warn('cannot connect to RabbitMQ; retrying', {
         endpoint,
+        connection: role,
         reason: err?.message,
         retryInSeconds: Math.round(connection.reconnectTimeInSeconds * 10) / 10,
       });
     });
-    this.connection = connection;
-    this.publisher = connection.createChannel({
-      name: 'publisher',
-      confirm: true,
-      publishTimeout: PUBLISH_TIMEOUT_MS,
-      setup: async (channel: ConfirmChannel) => {
-        // basic.return reaches the client before the confirm of the same message.
-        channel.on('return', (message: ConsumeMessage) => this.onReturned(channel, message));
-        await declareTopology(channel, this.config);
-      },
-    });
-    this.publisher.on('error', (error: Error) => this.setupFailed('publisher', error));
+    connection.on('blocked', ({ reason }) =>
+      this.log.error('RabbitMQ blocks this connection (a resource alarm): nothing is published until it lifts', {
+        event: 'rabbit.blocked',
+        endpoint,
+        connection: role,
+        reason,
+      }),
+    );
+    connection.on('unblocked', () => this.log.info('RabbitMQ no longer blocks this connection', { event: 'rabbit.unblocked', endpoint, connection: role }));
     return connection;
   }
 
-  /** A channel (re)set up by `setup` on every connection; `setup` gets the raw amqplib channel. */
+  /** A consuming channel (re)set up by `setup` on every connection; `setup` gets the raw amqplib channel. */
   channel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ChannelWrapper {
-    const wrapper = this.start().createChannel({ name, confirm: false, setup });
-    wrapper.on('error', (error: Error) => this.setupFailed(name, error));
+    this.start();
+    const wrapper = this.connections!.consume.createChannel({
+      name,
+      confirm: false,
+      setup: async (channel: ConfirmChannel) => {
+        this.onChannelError(channel, 'consume', name);
+        await setup(channel);
+      },
+    });
+    wrapper.on('error', (error: Error) => this.setupFailed('consume', name, error));
     return wrapper;
+  }
+
+  /**
+   * The broker closed a channel (a publish to a deleted exchange, a consumer
+   * timeout, a declaration it refused): amqplib reports it as an `error`
+   * event, which unheard would tear the whole connection down at once. Said
+   * here with the broker's reason; the connection manager opens channels only
+   * on a new connection, so this one reconnects a moment later.
+   */
+  private onChannelError(channel: ConfirmChannel, role: Role, name: string): void {
+    channel.on('error', (error: Error) => {
+      this.log.warn('the broker closed a channel; reconnecting', { event: 'rabbit.channel_closed', connection: role, channel: name, reason: error.message });
+      this.reconnectLater(role, CHANNEL_RETRY_MS);
+    });
   }
 
   /**
@@ -107,26 +158,36 @@ export class RabbitConnector {
    * nothing would set it up again while the connection lives. Reconnects
    * after a pause, so every setup is tried again until the cause is removed.
    */
-  private setupFailed(channel: string, error: Error): void {
+  private setupFailed(role: Role, channel: string, error: Error): void {
     this.log.error('cannot set up a channel; trying again in 10 s', {
       event: 'rabbit.setup_failed',
+      connection: role,
       channel,
       reason: error.message,
       hint: /PRECONDITION_FAILED/.test(error.message)
         ? 'a queue or exchange exists with other settings than MyMONIT declares: delete it (after moving its messages) or rename RABBIT_QUEUE/RABBIT_EXCHANGE'
         : undefined,
     });
-    if (this.setupRetry) return;
-    this.setupRetry = setTimeout(() => {
-      this.setupRetry = null;
-      this.reconnect();
-    }, SETUP_RETRY_MS);
-    this.setupRetry.unref();
+    // Not sooner: the channel's own close (above) asked for a quick retry, which would only fail again.
+    this.reconnectLater(role, SETUP_RETRY_MS, true);
   }
 
-  /** Drops the connection and reconnects (after a channel closed while the connection stayed up). */
-  reconnect(): void {
-    this.connection?.reconnect();
+  /** Reconnects `role`'s connection in `ms`, unless one is already due (`replace`: this one instead). */
+  private reconnectLater(role: Role, ms: number, replace = false): void {
+    const due = this.retries.get(role);
+    if (due && !replace) return;
+    clearTimeout(due);
+    const retry = setTimeout(() => {
+      this.retries.delete(role);
+      this.reconnect(role);
+    }, ms);
+    retry.unref();
+    this.retries.set(role, retry);
+  }
+
+  /** Drops a connection and reconnects (after a channel closed while the connection stayed up). */
+  reconnect(role: Role): void {
+    this.connections?.[role].reconnect();
   }
 
   /**
@@ -135,7 +196,7 @@ export class RabbitConnector {
    * (UnroutableError) instead of vanishing.
    */
   async publish(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
-    if (!this.publisher || !this.isConnected()) throw new UnavailableError('the message broker is not reachable');
+    if (!this.publisher || !this.isConnected('publish')) throw new UnavailableError('the message broker is not reachable');
     await this.confirmed(this.publisher, exchange, routingKey, body, options);
   }
 
@@ -176,21 +237,24 @@ export class RabbitConnector {
 
   /** Fire and forget (no confirm awaited): for live events that are worthless once late. */
   publishTransient(exchange: string, routingKey: string, body: Buffer): void {
-    if (!this.publisher || !this.isConnected()) return;
+    if (!this.publisher || !this.isConnected('publish')) return;
     this.publisher.publish(exchange, routingKey, body, { persistent: false }).catch(() => undefined);
   }
 
-  isConnected(): boolean {
-    return this.connection?.isConnected() ?? false;
+  /** Whether the broker is reachable: both connections up, or the one for `role`. */
+  isConnected(role?: Role): boolean {
+    if (!this.connections) return false;
+    if (role) return this.connections[role].isConnected();
+    return this.connections.publish.isConnected() && this.connections.consume.isConnected();
   }
 
-  /** Closes channels and connection; a broker that is already gone is not an error here. */
+  /** Closes channels and connections; a broker that is already gone is not an error here. */
   async close(): Promise<void> {
-    if (this.setupRetry) clearTimeout(this.setupRetry);
-    this.setupRetry = null;
+    for (const retry of this.retries.values()) clearTimeout(retry);
+    this.retries.clear();
     await this.publisher?.close().catch(() => undefined);
-    await this.connection?.close().catch(() => undefined);
+    for (const connection of Object.values(this.connections ?? {})) await connection.close().catch(() => undefined);
     this.publisher = null;
-    this.connection = null;
+    this.connections = null;
   }
 }

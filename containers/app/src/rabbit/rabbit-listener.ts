@@ -249,9 +249,9 @@ export class RabbitListener {
    */
   private recoverLater(generation: number): void {
     setTimeout(() => {
-      if (!this.stopping && this.generation === generation && this.connector.isConnected()) {
+      if (!this.stopping && this.generation === generation && this.connector.isConnected('consume')) {
         this.log.warn('consumer channel lost while connected; reconnecting');
-        this.connector.reconnect();
+        this.connector.reconnect('consume');
       }
     }, 2_000).unref();
   }

@@ -70,6 +70,19 @@ function startRabbit(): void {
   sh('rabbitmqctl', 'await_startup');
 }
 
+/** The broker's memory high watermark as `rabbitmqctl set_vm_memory_high_watermark` takes it: `0.4`, or `absolute <bytes>`. */
+function memoryWatermark(): string[] {
+  const value = sh('rabbitmqctl', 'eval', 'vm_memory_monitor:get_vm_memory_high_watermark().').trim();
+  const absolute = /^\{absolute,(\d+)\}$/.exec(value);
+  if (absolute) return ['absolute', absolute[1]];
+  assert.match(value, /^[\d.]+$/, `a watermark rabbitmqctl can set back: ${value}`);
+  return [value];
+}
+
+function setMemoryWatermark(watermark: string[]): void {
+  sh('rabbitmqctl', 'set_vm_memory_high_watermark', ...watermark);
+}
+
 describe('Outages', { concurrency: false }, () => {
   let config: AppConfig;
   let env: Record<string, string | undefined>;
@@ -103,7 +116,10 @@ describe('Outages', { concurrency: false }, () => {
     await eventually(async () => (await amqp.messageCount(amqp.topology.queue)) === 0, ms, 'queue drained');
   };
 
+  let watermark: string[];
+
   before(async () => {
+    watermark = memoryWatermark();
     env = testEnvironment({ LOG_LEVEL: 'info' });
     config = loadConfig(env);
     await prepareDatabase(config, 'OUT', 'Outages');
@@ -111,6 +127,7 @@ describe('Outages', { concurrency: false }, () => {
   });
 
   after(async () => {
+    setMemoryWatermark(watermark);
     await startDatabase(config);
     try {
       sh('rabbitmqctl', 'await_startup');
@@ -162,6 +179,43 @@ describe('Outages', { concurrency: false }, () => {
     assert.equal(await stored(), 50_000);
     await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 200, 20_000, '/ready back to 200');
     await eventually(async () => (await accessCacheEnabled()) === 1, 20_000, 'the access cache to be back on');
+  });
+
+  it('When a memory alarm blocks publishing, then the app goes on storing and acknowledging, and dead-letters what it refused once the alarm lifts', { timeout: 120_000 }, async () => {
+    await reset();
+    const valid = messages(300);
+    await amqp.publish([...valid.slice(0, 150), '{"experiment_id": "OUT", "sensor":', ...valid.slice(150)]);
+    // 0: the alarm goes off at once, and RabbitMQ blocks every connection that publishes.
+    setMemoryWatermark(['0']);
+    try {
+      app = await startAppProcess(env);
+      await eventually(async () => (await storedOr(0)) === 300, 30_000, 'the valid messages stored');
+      // Dead-lettering the refused message is a publish: blocked, it times out (10 s) and the message
+      // is requeued; the valid ones are acknowledged meanwhile, on the consumer's own connection.
+      await eventually(() => /cannot dead-letter a rejected message/.test(app!.output()), 30_000, 'the dead-letter publish to time out');
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.match(app.output(), /RabbitMQ blocks this connection/, 'the block is logged');
+      await app.stop('SIGKILL');
+      app = null;
+      // What was acknowledged is gone from the queue; what was not comes back when the app's connections close.
+      await eventually(async () => (await amqp.messageCount(amqp.topology.queue)) > 0, 10_000, 'unacknowledged messages back in the queue');
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(await amqp.messageCount(amqp.topology.queue), 1, 'only the refused message was left unacknowledged');
+    } finally {
+      setMemoryWatermark(watermark);
+    }
+    app = await startAppProcess(env);
+    await eventually(async () => (await amqp.messageCount(amqp.topology.deadLetterQueue)) >= 1, 30_000, 'the refused message dead-lettered');
+    await untilAllStored(300);
+    assert.equal(await stored(), 300);
+    // The killed instance's blocked publish may land too once the alarm lifts (its bytes were
+    // sent before the kill): a dead-letter, like any message, arrives at least once.
+    const dead = await amqp.drainDeadLetters();
+    assert.ok(dead.length >= 1 && dead.length <= 2, `${dead.length} dead-lettered copies`);
+    for (const copy of dead) {
+      assert.equal(copy.content.toString(), '{"experiment_id": "OUT", "sensor":');
+      assert.match(String(copy.properties.headers?.['x-mymonit-error']), /not valid JSON/);
+    }
   });
 
   it('When MySQL is stopped for 20 s mid-stream, then nothing is lost and exactly 50,000 are stored', { timeout: 240_000 }, async () => {

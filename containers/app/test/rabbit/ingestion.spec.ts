@@ -5,6 +5,7 @@ import amqplib from 'amqplib';
 import mysql from 'mysql2/promise';
 import { assertProblem } from '../support/api-client';
 import { AmqpClient, eventually, rabbitManagement } from '../support/amqp';
+import { ConsoleLines } from '../support/log-capture';
 import { metricIn } from '../support/metrics';
 import { readEvents } from '../support/sse';
 import { loadConfig } from '../../src/config';
@@ -330,6 +331,7 @@ function same(body: string | Buffer | object, content: Buffer): boolean {
 
 describe('A measures queue that exists with other settings', () => {
   const queue = `measures.test.mismatch.${randomBytes(4).toString('hex')}`;
+  const console = new ConsoleLines();
   let app: TestApp;
   let raw: amqplib.ChannelModel;
 
@@ -339,19 +341,25 @@ describe('A measures queue that exists with other settings', () => {
     const channel = await raw.createChannel();
     await channel.assertQueue(queue, { durable: true });
     await channel.close();
-    app = await startTestApp({ RABBIT_QUEUE: queue });
+    app = await startTestApp({ RABBIT_QUEUE: queue, LOG_LEVEL: 'info' }, undefined, { console });
   });
   after(async () => {
     await app?.stop();
     await raw?.close();
   });
 
-  it('When the broker refuses the declaration, then /ready says RabbitMQ is down, and once the queue is removed the app consumes by itself', { timeout: 90_000 }, async () => {
+  it('When the broker refuses the declaration, then /ready says RabbitMQ is down, the log says why with a hint, the setup is tried every 10 s (not faster), and once the queue is removed the app consumes by itself', { timeout: 90_000 }, async () => {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const notReady = await app.api.get('/ready');
     assert.equal(notReady.status, 503);
     assert.deepEqual(notReady.body.checks, { mysql: 'up', rabbitmq: 'down' });
     assert.equal((await app.api.get('/health')).status, 200, 'the API serves meanwhile');
+    const refusals = () => console.lines.filter((line) => /cannot set up a channel/.test(line));
+    assert.match(refusals()[0] ?? '', /PRECONDITION_FAILED.*"hint":"a queue or exchange exists with other settings/);
+    const seen = refusals().length;
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    // Once per attempt (the publisher's and the consumer's setup both declare the queue): not every second.
+    assert.ok(refusals().length <= seen + 2, `${refusals().length - seen} more refusals within 5 s`);
     const channel = await raw.createChannel();
     await channel.deleteQueue(queue);
     await channel.close();
