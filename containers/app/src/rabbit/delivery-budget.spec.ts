@@ -89,4 +89,31 @@ describe('DeliveryBudget', () => {
     assert.equal(budget.prefetch(), 4000, 'capped at the configured prefetch');
     assert.equal(budget.shouldRaise(4000), false);
   });
+
+  it('When a delivery would take what is held past twice the budget, then it is to be handed back, and its size still raises the average', () => {
+    const budget = budgetOf(1 * MB);
+    for (let i = 0; i < 1000; i++) budget.received(message(200));
+    assert.equal(budget.prefetch(), 4000);
+    budget.received(message(900 * 1024)); // under twice the budget with it: held
+    assert.equal(budget.mustHandBack(900 * 1024), false, 'at 1.76 MiB, still within twice the budget');
+    budget.received(message(900 * 1024));
+    assert.equal(budget.mustHandBack(900 * 1024), true, 'it would pass 2 MiB');
+    budget.handedBack(900 * 1024);
+    assert.ok(budget.prefetch() < 8, `the prefetch fits the larger messages now (${budget.prefetch()})`);
+  });
+
+  it('When nothing is held, then even a message larger than the whole budget is taken', () => {
+    const budget = budgetOf(1 * MB);
+    assert.equal(budget.mustHandBack(16 * MB), false);
+    budget.received(message(16 * MB));
+    assert.equal(budget.mustHandBack(200), true, 'and nothing more beside it');
+    budget.released(message(16 * MB));
+    assert.equal(budget.mustHandBack(16 * MB), false);
+  });
+
+  it('When the measures held pass twice their bound, then deliveries are handed back whatever their bytes', () => {
+    const budget = budgetOf(64 * MB, 1_000);
+    budget.received(message(100_000, 2_001));
+    assert.equal(budget.mustHandBack(100), true);
+  });
 });

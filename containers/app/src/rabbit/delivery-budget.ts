@@ -50,6 +50,28 @@ export class DeliveryBudget {
   received(message: Held): void {
     this.held.bytes += message.bytes;
     this.held.measures += message.measures;
+    this.learn(message);
+  }
+
+  /** A delivery handed back without being held (see `mustHandBack`): its size still tells the average. */
+  handedBack(bytes: number): void {
+    this.learn({ bytes, measures: this.average.measures });
+  }
+
+  /**
+   * Whether a delivery of `bytes` should go back to the broker rather than be
+   * held: with it, what is held would pass twice the budget. The prefetch
+   * counts messages, so when large messages follow small ones the broker
+   * sends as many as the prefetch set for the small ones allows, before any
+   * pause can take effect. Never when nothing is held, so that a message
+   * larger than the whole budget is still taken, alone.
+   */
+  mustHandBack(bytes: number): boolean {
+    if (this.held.bytes === 0 && this.held.measures === 0) return false;
+    return this.held.bytes + bytes > 2 * this.limit.bytes || this.held.measures > 2 * this.limit.measures;
+  }
+
+  private learn(message: Held): void {
     if (!this.seen) {
       this.seen = true;
       Object.assign(this.average, message);

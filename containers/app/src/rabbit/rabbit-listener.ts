@@ -116,6 +116,8 @@ export class RabbitListener {
   private readonly budget: DeliveryBudget;
   /** A consumer is being cancelled or created to pause, resume or re-size it. */
   private retuning = false;
+  /** Deliveries have been handed back since the consumer last resumed: it pauses. */
+  private handingBack = false;
   private generation = 0;
   private readonly openGenerations = new Set<number>();
   private pending: Delivery[] = [];
@@ -175,7 +177,8 @@ export class RabbitListener {
     await channel.prefetch(prefetch);
     const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
       if (message) {
-        this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
+        if (this.budget.mustHandBack(message.content.length)) this.handBack(channel, message);
+        else this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
       } else {
         // Cancelled by the broker (queue deleted).
         this.forget(channel);
@@ -210,10 +213,11 @@ export class RabbitListener {
     const paused = consumer.tag === null;
     const change = paused
       ? this.budget.mayResume() && 'resume'
-      : this.budget.isOver()
+      : this.budget.isOver() || this.handingBack
         ? 'pause'
         : this.budget.shouldRaise(consumer.prefetch) && 'raise';
     if (!change) return;
+    if (change === 'resume') this.handingBack = false;
     this.retuning = true;
     const held = { bytes: this.budget.unackedBytes, measures: this.budget.unackedMeasures };
     const work = async () => {
@@ -274,6 +278,35 @@ export class RabbitListener {
       this.timer ??= setTimeout(() => void this.flush(), this.config.ingest.batchWaitMs);
     }
     if (this.budget.isOver()) this.adjustFlow();
+  }
+
+  /**
+   * A delivery that would take what is held past twice the budget (larger
+   * messages than the prefetch was set for, sent before a pause could take
+   * effect) goes back to the queue at once, undecoded, and the consumer
+   * pauses; it comes again once the held messages are written, with a
+   * prefetch that fits its size. Requeued, it may come after messages that
+   * were behind it, as any redelivery does.
+   */
+  private handBack(channel: Channel, message: ConsumeMessage): void {
+    if (this.stopping) return; // left unacked: the broker requeues it when the channel closes
+    try {
+      channel.nack(message, false, true);
+    } catch {
+      return; // the channel is closed: the broker requeues it anyway
+    }
+    this.budget.handedBack(message.content.length);
+    this.metrics.ingestMessages.inc({ outcome: 'requeued' });
+    if (!this.handingBack) {
+      this.handingBack = true;
+      this.log.warn('messages far larger than the prefetch was set for: handed back to RabbitMQ until the held ones are written', {
+        event: 'ingest.handed_back',
+        bytes: message.content.length,
+        unackedBytes: this.budget.unackedBytes,
+        unackedMeasures: this.budget.unackedMeasures,
+      });
+    }
+    this.adjustFlow();
   }
 
   /** A batch is acknowledged or given up (left for redelivery): it leaves the budget. */

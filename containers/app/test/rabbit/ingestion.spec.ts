@@ -443,6 +443,33 @@ describe('Ingestion of large messages within a memory budget', () => {
     await eventually(async () => (await count('small-after-large')) === 2_000, 30_000, 'the small ones stored');
   });
 
+  it('When large messages follow small ones taken at full prefetch, then the app hands back to RabbitMQ what arrives far over its budget, and stores all', { timeout: 120_000 }, async () => {
+    assert.equal((await gauges()).prefetch, 4000, 'small messages before: full prefetch');
+    const size = Buffer.byteLength(JSON.stringify(large(0)));
+    const before = await stored();
+    const handedBack = async () => metricIn((await app.api.get('/metrics')).text, 'mymonit_ingest_messages_total', { outcome: 'requeued' });
+    const handedBackBefore = await handedBack();
+    let sampling = true;
+    let peak = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, (await gauges()).unacked);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    // The broker sends the large ones into the free prefetch at once, before the app has seen any (30 × 341 kB, ten times the budget).
+    await amqp.publish([...Array.from({ length: 500 }, (_, i) => measure('small-before-large', i)), ...Array.from({ length: 30 }, (_, n) => large(100 + n))]);
+    await eventually(async () => (await stored()) === before + 90_000, 60_000, 'the 30 large ones stored');
+    sampling = false;
+    await sampler;
+    const requeued = (await handedBack()) - handedBackBefore;
+    console.log(`30 messages of ${size} bytes after small ones, budget ${budgetMb} MiB: held at most ${peak} bytes, ${requeued} handed back`);
+    assert.ok(peak <= 2 * budgetMb * 1024 * 1024 + size, `held ${peak} bytes: more than twice the budget and a message`);
+    assert.ok(requeued > 0, 'some were handed back');
+    assert.equal(await count('small-before-large'), 500);
+    assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), 0, 'nothing dead-lettered');
+  });
+
   it('When large messages already fill the queue as an instance starts, then it takes a few, not the whole queue', { timeout: 120_000 }, async () => {
     const config = loadConfig(testEnvironment({ INGEST_MAX_UNACKED_MB: String(budgetMb) }));
     await prepareDatabase(config, 'ING', 'Ingestion');
