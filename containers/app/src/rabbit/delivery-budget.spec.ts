@@ -116,4 +116,19 @@ describe('DeliveryBudget', () => {
     budget.received(message(100_000, 2_001));
     assert.equal(budget.mustHandBack(100), true);
   });
+
+  it('When a delivery larger than one and a half budgets was handed back, then deliveries resume only once nothing is held, so that it is taken when it comes again', () => {
+    const budget = budgetOf(1 * MB);
+    budget.received(message(100 * 1024));
+    assert.equal(budget.mustHandBack(2 * MB), true);
+    budget.handedBack(2 * MB);
+    assert.equal(budget.mayResume(), false, 'under half the budget, but it would be handed back again');
+    budget.released(message(100 * 1024));
+    assert.equal(budget.mayResume(), true);
+    assert.equal(budget.mustHandBack(2 * MB), false, 'taken alone');
+    budget.received(message(2 * MB));
+    budget.released(message(2 * MB));
+    budget.received(message(100 * 1024));
+    assert.equal(budget.mayResume(), true, 'once taken, it no longer holds deliveries back');
+  });
 });

@@ -33,6 +33,8 @@ export class DeliveryBudget {
   private readonly held: Held = { bytes: 0, measures: 0 };
   private readonly average: Held = { bytes: MAX_MESSAGE_BYTES, measures: 1 };
   private seen = false;
+  /** The largest delivery handed back and not taken since: deliveries resume only once it fits. */
+  private handedBackBytes = 0;
 
   constructor(
     private readonly limit: Held,
@@ -50,11 +52,13 @@ export class DeliveryBudget {
   received(message: Held): void {
     this.held.bytes += message.bytes;
     this.held.measures += message.measures;
+    if (message.bytes >= this.handedBackBytes) this.handedBackBytes = 0;
     this.learn(message);
   }
 
   /** A delivery handed back without being held (see `mustHandBack`): its size still tells the average. */
   handedBack(bytes: number): void {
+    this.handedBackBytes = Math.max(this.handedBackBytes, bytes);
     this.learn({ bytes, measures: this.average.measures });
   }
 
@@ -94,9 +98,15 @@ export class DeliveryBudget {
     return this.held.bytes > this.limit.bytes || this.held.measures > this.limit.measures;
   }
 
-  /** Deliveries may start again: they hold half the budget or less. */
+  /**
+   * Deliveries may start again: they hold half the budget or less, and the
+   * largest delivery handed back, which the broker sends first, would be taken
+   * (else it would only be handed back again, once more towards a quorum
+   * queue's delivery limit).
+   */
   mayResume(): boolean {
-    return this.held.bytes <= this.limit.bytes / 2 && this.held.measures <= this.limit.measures / 2;
+    if (this.held.bytes > this.limit.bytes / 2 || this.held.measures > this.limit.measures / 2) return false;
+    return this.handedBackBytes === 0 || !this.mustHandBack(this.handedBackBytes);
   }
 
   /** Messages of the average seen that fit in the budget (at least one, at most the configured prefetch). */

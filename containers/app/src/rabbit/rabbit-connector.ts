@@ -54,6 +54,9 @@ export class RabbitConnector {
   private publisher: ChannelWrapper | null = null;
   /** Reconnections due, by connection. */
   private readonly retries = new Map<Role, NodeJS.Timeout>();
+  /** Connections RabbitMQ blocks under a resource alarm. */
+  private readonly blocked = new Set<Role>();
+  private closing = false;
   /** Publish ids of `mandatory` messages returned unroutable, until their publish settles. */
   private readonly returned = new Set<string>();
   private readonly log: Log;
@@ -68,6 +71,7 @@ export class RabbitConnector {
   /** Connects (once); returns the publishing connection. */
   start(): AmqpConnectionManager {
     if (this.connections) return this.connections.publish;
+    this.closing = false;
     this.connections = { publish: this.connect('publish'), consume: this.connect('consume') };
     this.publisher = this.connections.publish.createChannel({
       name: 'publisher',
@@ -111,15 +115,21 @@ export class RabbitConnector {
         retryInSeconds: Math.round(connection.reconnectTimeInSeconds * 10) / 10,
       });
     });
-    connection.on('blocked', ({ reason }) =>
+    connection.on('blocked', ({ reason }) => {
+      this.blocked.add(role);
       this.log.error('RabbitMQ blocks this connection (a resource alarm): nothing is published until it lifts', {
         event: 'rabbit.blocked',
         endpoint,
         connection: role,
         reason,
-      }),
-    );
-    connection.on('unblocked', () => this.log.info('RabbitMQ no longer blocks this connection', { event: 'rabbit.unblocked', endpoint, connection: role }));
+      });
+    });
+    connection.on('unblocked', () => {
+      this.blocked.delete(role);
+      this.log.info('RabbitMQ no longer blocks this connection', { event: 'rabbit.unblocked', endpoint, connection: role });
+    });
+    // A new connection starts unblocked.
+    connection.on('connect', () => this.blocked.delete(role));
     return connection;
   }
 
@@ -174,6 +184,7 @@ export class RabbitConnector {
 
   /** Reconnects `role`'s connection in `ms`, unless one is already due (`replace`: this one instead). */
   private reconnectLater(role: Role, ms: number, replace = false): void {
+    if (this.closing) return;
     const due = this.retries.get(role);
     if (due && !replace) return;
     clearTimeout(due);
@@ -187,16 +198,18 @@ export class RabbitConnector {
 
   /** Drops a connection and reconnects (after a channel closed while the connection stayed up). */
   reconnect(role: Role): void {
+    if (this.closing) return;
     this.connections?.[role].reconnect();
   }
 
   /**
    * Publishes persistently and resolves once the broker confirmed; fails fast
-   * when it is away. With `mandatory`, a message that no queue took fails
+   * when it is away, or blocks publishing under a resource alarm. With `mandatory`, a message that no queue took fails
    * (UnroutableError) instead of vanishing.
    */
   async publish(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
     if (!this.publisher || !this.isConnected('publish')) throw new UnavailableError('the message broker is not reachable');
+    if (this.blocked.has('publish')) throw new UnavailableError('the message broker takes no messages now (a memory or disk alarm)');
     await this.confirmed(this.publisher, exchange, routingKey, body, options);
   }
 
@@ -250,6 +263,7 @@ export class RabbitConnector {
 
   /** Closes channels and connections; a broker that is already gone is not an error here. */
   async close(): Promise<void> {
+    this.closing = true;
     for (const retry of this.retries.values()) clearTimeout(retry);
     this.retries.clear();
     await this.publisher?.close().catch(() => undefined);

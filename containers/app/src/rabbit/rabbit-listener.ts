@@ -173,6 +173,7 @@ export class RabbitListener {
   /** Starts `consumer` consuming, with the prefetch the delivery budget allows now. */
   private async consume(consumer: Consumer): Promise<void> {
     const { channel, generation } = consumer;
+    this.handingBack = false;
     const prefetch = this.budget.prefetch();
     await channel.prefetch(prefetch);
     const { consumerTag } = await channel.consume(this.topology.queue, (message) => {
@@ -349,6 +350,7 @@ export class RabbitListener {
           (error: Error) => {
             this.log.error('batch failed; its messages go back to the queue', { reason: error.message, stack: error.stack });
             this.acknowledge(batch, batch.map(() => ({ stored: null })));
+            this.metrics.ingestMessages.inc({ outcome: 'requeued' }, batch.length);
           },
         );
       const written = stored.then(
