@@ -121,14 +121,32 @@ const STREAM_BATCH_ROWS = 500;
 
 /**
  * Characters of SQL per write statement, and per packet (statements sent
- * together): a packet must fit the server's max_allowed_packet, 16 MiB on
- * MariaDB and 4 MiB on old MySQL defaults, and a character of a JavaScript
- * string is at most 3 bytes of UTF-8. A batch of small measures is one packet;
- * a message of heavily tagged measures, escaped twice (JSON, then SQL), is
- * several, in the same transaction.
+ * together), at most: a packet must fit the server's max_allowed_packet
+ * (16 MiB on MariaDB, 64 MiB on MySQL 8 by default; read with each batch,
+ * and the sizes cut to fit a lower one, see `sqlSizesFor`), and a character
+ * of a JavaScript string is at most 3 bytes of UTF-8. A batch of small
+ * measures is one packet; a message of heavily tagged measures, escaped
+ * twice (JSON, then SQL), is several, in the same transaction.
  */
 const MAX_STATEMENT_CHARS = 1 << 20;
 const MAX_PACKET_CHARS = 4 << 20;
+
+/** Characters of SQL per statement and per packet. */
+export interface SqlSizes {
+  statementChars: number;
+  packetChars: number;
+}
+
+/**
+ * The sizes that fit a connection whose max_allowed_packet is `maxPacket`
+ * bytes, whatever the characters (3 bytes of UTF-8 at most each), with room
+ * for the one row a statement may run over by: a server set lower than the
+ * defaults gets smaller packets, not a valid message refused as too large.
+ */
+export function sqlSizesFor(maxPacket: number): SqlSizes {
+  const fit = Math.max(16 * 1024, Math.floor((maxPacket - 64 * 1024) / 3));
+  return { statementChars: Math.min(MAX_STATEMENT_CHARS, fit), packetChars: Math.min(MAX_PACKET_CHARS, fit) };
+}
 
 /** `statements` joined into as few packets as hold at most `max` characters each (a longer statement alone). */
 export function packets(statements: string[], max = MAX_PACKET_CHARS): string[] {
@@ -685,7 +703,7 @@ export class MeasureRepository {
     let lost = false;
     try {
       const [results] = (await connection.query({
-        sql: 'START TRANSACTION; SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
+        sql: 'START TRANSACTION; SELECT id, experiment_id, @@max_allowed_packet AS max_packet FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
         values: [[...ids]],
         timeout,
       })) as unknown as [[ResultSetHeader, RowDataPacket[]]];
@@ -703,8 +721,9 @@ export class MeasureRepository {
           records.push({ experimentRef: refs.get(m.experimentId)!, sensor, timestamp, value, unit, tags });
         }
       });
-      const { created, statements } = await this.writeStatements(connection, records, 1000, timeout);
-      for (const packet of packets([...statements, 'COMMIT'])) await connection.query({ sql: packet, timeout });
+      const sizes = sqlSizesFor(Number(results[1][0]?.max_packet ?? 16 << 20));
+      const { created, statements } = await this.writeStatements(connection, records, 1000, timeout, sizes.statementChars);
+      for (const packet of packets([...statements, 'COMMIT'], sizes.packetChars)) await connection.query({ sql: packet, timeout });
       // Only now: keys created by a transaction that rolled back must never be cached.
       this.rememberSensorKeys(created);
       return refused;
@@ -747,11 +766,17 @@ export class MeasureRepository {
    * their hours), once the sensors they name have keys (created here if new,
    * on `connection`); none for no records. `timeout`: each lookup's limit, ms.
    */
-  private async writeStatements(connection: PoolConnection, records: MeasureRecord[], rowsPerStatement: number, timeout?: number) {
+  private async writeStatements(
+    connection: PoolConnection,
+    records: MeasureRecord[],
+    rowsPerStatement: number,
+    timeout?: number,
+    statementChars = MAX_STATEMENT_CHARS,
+  ) {
     if (records.length === 0) return { created: [], statements: [] };
     const { sensorRefs, created } = await this.sensorKeysFor(connection, records, timeout);
     const statements = [
-      ...this.measureStatements(records, sensorRefs, rowsPerStatement, (text) => connection.escape(text)),
+      ...this.measureStatements(records, sensorRefs, rowsPerStatement, statementChars, (text) => connection.escape(text)),
       this.staleMarksStatement(records, sensorRefs),
     ];
     return { created, statements };
@@ -762,6 +787,7 @@ export class MeasureRepository {
     records: MeasureRecord[],
     sensorRefs: number[],
     rowsPerStatement: number,
+    statementChars: number,
     escape: (text: string) => string,
   ): string[] {
     const statements: string[] = [];
@@ -776,7 +802,7 @@ export class MeasureRepository {
       const tuple = valuesTuple(record, sensorRefs[i], escape);
       tuples.push(tuple);
       length += tuple.length + 1;
-      if (tuples.length >= rowsPerStatement || length >= MAX_STATEMENT_CHARS) {
+      if (tuples.length >= rowsPerStatement || length >= statementChars) {
         write(tuples);
         tuples = [];
         length = 0;
