@@ -204,8 +204,9 @@ export class RabbitConnector {
 
   /**
    * Publishes persistently and resolves once the broker confirmed; fails fast
-   * when it is away, or blocks publishing under a resource alarm. With `mandatory`, a message that no queue took fails
-   * (UnroutableError) instead of vanishing.
+   * when it is away, or blocks publishing under a resource alarm. With
+   * `mandatory`, a message that no queue took fails (UnroutableError) instead
+   * of vanishing.
    */
   async publish(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
     if (!this.publisher || !this.isConnected('publish')) throw new UnavailableError('the message broker is not reachable');
