@@ -73,7 +73,7 @@ export class LiveController {
         operationId: 'publishMeasures',
         summary: 'Publish measures over HTTP (for instruments that cannot speak AMQP)',
         description:
-          'Same body and validation as an AMQP message; every measure must name the experiment of the URL. Answers 202 once the broker has confirmed the message: it is then stored by the ingestion pipeline like any other. 503 when the broker is unreachable.',
+          'Same body and validation as an AMQP message; every measure must name the experiment of the URL. Answers 202 once the broker has confirmed the message: it is then stored by the ingestion pipeline like any other. 503 when the broker is unreachable, or blocks publishing under a memory or disk alarm.',
         tag,
         access: 'user',
         params: ExperimentIdParams,
