@@ -100,6 +100,7 @@ export class RabbitConnector {
     let failures = 0;
     connection.on('connect', () => {
       failures = 0;
+      this.blocked.delete(role); // a new connection starts unblocked
       connection.reconnectTimeInSeconds = reconnectWait(0);
       this.log.info('connected to RabbitMQ', { endpoint, connection: role });
     });
@@ -128,8 +129,6 @@ export class RabbitConnector {
       this.blocked.delete(role);
       this.log.info('RabbitMQ no longer blocks this connection', { event: 'rabbit.unblocked', endpoint, connection: role });
     });
-    // A new connection starts unblocked.
-    connection.on('connect', () => this.blocked.delete(role));
     return connection;
   }
 

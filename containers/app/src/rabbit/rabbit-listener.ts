@@ -116,7 +116,7 @@ export class RabbitListener {
   private readonly budget: DeliveryBudget;
   /** A consumer is being cancelled or created to pause, resume or re-size it. */
   private retuning = false;
-  /** Deliveries have been handed back since the consumer last resumed: it pauses. */
+  /** Deliveries have been handed back since the consumer last started: it pauses. */
   private handingBack = false;
   private generation = 0;
   private readonly openGenerations = new Set<number>();
@@ -218,7 +218,6 @@ export class RabbitListener {
         ? 'pause'
         : this.budget.shouldRaise(consumer.prefetch) && 'raise';
     if (!change) return;
-    if (change === 'resume') this.handingBack = false;
     this.retuning = true;
     const held = { bytes: this.budget.unackedBytes, measures: this.budget.unackedMeasures };
     const work = async () => {

@@ -391,6 +391,24 @@ describe('Ingestion of large messages within a memory budget', () => {
     const text = (await of.api.get('/metrics')).text;
     return { unacked: metricIn(text, 'mymonit_ingest_unacked_bytes'), prefetch: metricIn(text, 'mymonit_ingest_prefetch') };
   };
+  /** Samples `of`'s gauges every 5 ms (each sample also given to `onSample`); the function returned stops and gives the peak of held bytes. */
+  const sampleHeldBytes = (of: TestApp = app, onSample?: (sample: { unacked: number; prefetch: number }) => void) => {
+    let sampling = true;
+    let peak = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        const sample = await gauges(of);
+        onSample?.(sample);
+        peak = Math.max(peak, sample.unacked);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    return async () => {
+      sampling = false;
+      await sampler;
+      return peak;
+    };
+  };
   /** Measures of the large-* sensors stored, from the sensor list's counts. */
   const stored = async () => {
     const response = await app.api.get('/experiments/ING/sensors', { token: admin.token });
@@ -412,22 +430,14 @@ describe('Ingestion of large messages within a memory budget', () => {
     assert.equal((await gauges()).prefetch, 1, 'before any message, messages are assumed as large as allowed (16 MiB)');
     const size = Buffer.byteLength(JSON.stringify(large(0)));
     // The held bytes, sampled from the first message on.
-    let sampling = true;
-    let peak = 0;
-    const sampler = (async () => {
-      while (sampling) {
-        peak = Math.max(peak, (await gauges()).unacked);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    })();
+    const heldPeak = sampleHeldBytes();
     await amqp.publish(Array.from({ length: 10 }, (_, n) => large(n)));
     await eventually(async () => (await stored()) === 30_000, 30_000, 'the first 10 stored');
     const fit = Math.floor((budgetMb * 1024 * 1024) / size);
     await eventually(async () => (await gauges()).prefetch === fit, 10_000, `prefetch ${fit}, the messages that fit`);
     await amqp.publish(Array.from({ length: 40 }, (_, n) => large(10 + n)));
     await eventually(async () => (await stored()) === 150_000, 60_000, 'all 50 stored');
-    sampling = false;
-    await sampler;
+    const peak = await heldPeak();
     console.log(`${size} bytes a message, budget ${budgetMb} MiB: prefetch ${fit}, unacknowledged bytes at most ${peak}`);
     assert.ok(peak > 0, 'the sampler saw messages held');
     // At worst, a raise of the prefetch (allowed while half the budget or less is held) adds a
@@ -449,19 +459,11 @@ describe('Ingestion of large messages within a memory budget', () => {
     const before = await stored();
     const handedBack = async () => metricIn((await app.api.get('/metrics')).text, 'mymonit_ingest_messages_total', { outcome: 'requeued' });
     const handedBackBefore = await handedBack();
-    let sampling = true;
-    let peak = 0;
-    const sampler = (async () => {
-      while (sampling) {
-        peak = Math.max(peak, (await gauges()).unacked);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    })();
+    const heldPeak = sampleHeldBytes();
     // The broker sends the large ones into the free prefetch at once, before the app has seen any (30 × 341 kB, ten times the budget).
     await amqp.publish([...Array.from({ length: 500 }, (_, i) => measure('small-before-large', i)), ...Array.from({ length: 30 }, (_, n) => large(100 + n))]);
     await eventually(async () => (await stored()) === before + 90_000, 60_000, 'the 30 large ones stored');
-    sampling = false;
-    await sampler;
+    const peak = await heldPeak();
     const requeued = (await handedBack()) - handedBackBefore;
     console.log(`30 messages of ${size} bytes after small ones, budget ${budgetMb} MiB: held at most ${peak} bytes, ${requeued} handed back`);
     assert.ok(peak <= 2 * budgetMb * 1024 * 1024 + size, `held ${peak} bytes: more than twice the budget and a message`);
@@ -484,21 +486,13 @@ describe('Ingestion of large messages within a memory budget', () => {
         RABBIT_QUEUE: config.rabbit.queue,
         INGEST_MAX_UNACKED_MB: String(budgetMb),
       });
-      let peak = 0;
       let first = Number.NaN;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          const { unacked, prefetch } = await gauges(starting);
-          if (Number.isNaN(first)) first = prefetch;
-          peak = Math.max(peak, unacked);
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-      })();
+      const heldPeak = sampleHeldBytes(starting, ({ prefetch }) => {
+        if (Number.isNaN(first)) first = prefetch;
+      });
       // Storing 60,000 measures takes a while: pushed all at once, the 20 messages (6.8 MB) would be seen held.
       await eventually(async () => (await storedMeasures(config)) === 60_000, 60_000, 'the 20 queued messages stored');
-      sampling = false;
-      await sampler;
+      const peak = await heldPeak();
       console.log(`20 queued messages of ${size} bytes, budget ${budgetMb} MiB: prefetch first seen ${first}, held at most ${peak} bytes`);
       assert.ok(peak <= 1.5 * budgetMb * 1024 * 1024 + size, `held ${peak} bytes of the queue at once`);
     } finally {
