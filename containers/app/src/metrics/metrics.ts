@@ -23,6 +23,14 @@ export interface PoolState {
   waiting: number;
 }
 
+/** One of the app's two RabbitMQ connections, as the broker sees it now. */
+export interface BrokerConnectionState {
+  connection: string;
+  connected: boolean;
+  /** Blocked by the broker under a memory or disk alarm. */
+  blocked: boolean;
+}
+
 /** What became of an AMQP message: `mymonit_ingest_messages_total{outcome}`. */
 const INGEST_OUTCOMES = ['stored', 'rejected', 'requeued'] as const;
 
@@ -123,6 +131,29 @@ export class Metrics {
         this.dbPoolConnections.set({ pool, state: 'idle' }, idle);
         this.dbPoolConnections.set({ pool, state: 'waiting' }, waiting);
       }
+    },
+  });
+
+  /** Read when scraped: set by the RabbitMQ connector. */
+  brokerStatesSource: () => BrokerConnectionState[] = () => [];
+
+  readonly rabbitConnected: Gauge<'connection'> = new Gauge({
+    name: 'mymonit_rabbit_connected',
+    help: '1 while the RabbitMQ connection is up, by connection: publish (publishing, dead-lettering) and consume (ingestion, live streams)',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      for (const { connection, connected } of this.brokerStatesSource()) this.rabbitConnected.set({ connection }, Number(connected));
+    },
+  });
+
+  readonly rabbitBlocked: Gauge<'connection'> = new Gauge({
+    name: 'mymonit_rabbit_blocked',
+    help: '1 while RabbitMQ blocks the connection under a memory or disk alarm (nothing it publishes is taken)',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      for (const { connection, blocked } of this.brokerStatesSource()) this.rabbitBlocked.set({ connection }, Number(blocked));
     },
   });
 

@@ -5,6 +5,7 @@ import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { CONFIG, rabbitEndpoint, type AppConfig } from '../config';
 import { UnavailableError } from '../errors';
 import { Logging, type Log } from '../logging/logging';
+import { Metrics } from '../metrics/metrics';
 import { declareTopology } from './topology';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
@@ -34,6 +35,7 @@ export class UnroutableError extends UnavailableError {}
 
 /** What a connection is for: publishing (confirm channel) or consuming (every other channel). */
 export type Role = 'publish' | 'consume';
+const ROLES: readonly Role[] = ['publish', 'consume'];
 
 /**
  * The AMQP I/O (the original's RabbitConnector): a confirm channel for
@@ -64,8 +66,14 @@ export class RabbitConnector {
   constructor(
     @inject(CONFIG) private readonly config: AppConfig,
     @inject(Logging) logging: Logging,
+    @inject(Metrics) metrics: Metrics,
   ) {
     this.log = logging.logger('rabbit');
+    metrics.brokerStatesSource = () =>
+      ROLES.map((role) => {
+        const connected = this.isConnected(role);
+        return { connection: role, connected, blocked: connected && this.blocked.has(role) };
+      });
   }
 
   /** Connects (once); returns the publishing connection. */

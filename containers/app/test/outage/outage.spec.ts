@@ -14,6 +14,7 @@ import { AmqpClient, eventually } from '../support/amqp';
 import { startAppProcess, type AppProcess } from '../support/app-process';
 import { signUp } from '../support/identities';
 import { rememberPersonalData } from '../support/log-capture';
+import { scrapeMetric } from '../support/metrics';
 import { dropDatabase, prepareDatabase, removeTopology, storedMeasures, testEnvironment } from '../support/test-app';
 
 /**
@@ -193,6 +194,9 @@ describe('Outages', { concurrency: false }, () => {
       assert.deepEqual(ready.checks, { mysql: 'up', rabbitmq: 'down' });
       // Access-change notices cannot arrive: the access cache must be off.
       await eventually(async () => (await accessCacheEnabled()) === 0, 10_000, 'the access cache to be off');
+      for (const connection of ['publish', 'consume']) {
+        assert.equal(await scrapeMetric(app.baseUrl, 'mymonit_rabbit_connected', { connection }), 0, `${connection} connection down`);
+      }
       await new Promise((r) => setTimeout(r, 3_000));
     } finally {
       startRabbit();
@@ -203,6 +207,10 @@ describe('Outages', { concurrency: false }, () => {
     assert.equal(await stored(), 50_000);
     await eventually(async () => (await fetch(`${app!.baseUrl}/ready`)).status === 200, 20_000, '/ready back to 200');
     await eventually(async () => (await accessCacheEnabled()) === 1, 20_000, 'the access cache to be back on');
+    for (const connection of ['publish', 'consume']) {
+      assert.equal(await scrapeMetric(app.baseUrl, 'mymonit_rabbit_connected', { connection }), 1, `${connection} connection back`);
+      assert.equal(await scrapeMetric(app.baseUrl, 'mymonit_rabbit_blocked', { connection }), 0, `${connection} connection not blocked`);
+    }
   });
 
   it('When a memory alarm blocks publishing, then the app goes on storing and acknowledging, and dead-letters what it refused once the alarm lifts', { timeout: 120_000 }, async () => {
@@ -220,6 +228,9 @@ describe('Outages', { concurrency: false }, () => {
       await eventually(() => /cannot dead-letter a rejected message/.test(app!.output()), 30_000, 'the dead-letter publish to time out');
       await new Promise((r) => setTimeout(r, 1_000));
       assert.match(app.output(), /RabbitMQ blocks this connection/, 'the block is logged');
+      // …and shown: the publishing connection is blocked, the consuming one carries on.
+      assert.equal(await scrapeMetric(app.baseUrl, 'mymonit_rabbit_blocked', { connection: 'publish' }), 1);
+      assert.equal(await scrapeMetric(app.baseUrl, 'mymonit_rabbit_connected', { connection: 'consume' }), 1);
       // HTTP ingestion says so at once rather than after the publish timeout.
       const started = Date.now();
       const posted = await fetch(`${app.baseUrl}/experiments/OUT/measures`, {
