@@ -318,6 +318,9 @@ export function exportStatement(experimentRef: number, range: MeasureRange, orde
   return { sql: `${SELECT_MEASURES} WHERE ${where} ORDER BY ${orderBy(order)}`, params };
 }
 
+/** How long ending a timed-out batch's session on the server may take (a fresh connection, then `KILL`). */
+const KILL_TIMEOUT_MS = 5_000;
+
 /**
  * One VALUES tuple of a measure. Numbers are checked (integers, finite) and
  * written as literals; text goes through the driver's escaping. At tens of
@@ -729,13 +732,19 @@ export class MeasureRepository {
       return refused;
     } catch (error) {
       // A statement that timed out still occupies the connection (a ROLLBACK would queue
-      // behind it forever): drop the connection, and the server rolls back when it sees it go.
+      // behind it forever): drop the connection, and end its session on the server, which
+      // would otherwise go on waiting for its locks and could still commit the batch later,
+      // over a newer write of the same measure. The retry comes after.
       lost = (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
       if (!lost) await connection.query('ROLLBACK').catch(() => undefined);
+      else {
+        const session = connection.threadId;
+        connection.destroy();
+        await this.storage.killSession(session, Math.min(timeout, KILL_TIMEOUT_MS));
+      }
       throw error;
     } finally {
-      if (lost) connection.destroy();
-      else connection.release();
+      if (!lost) connection.release();
     }
   }
 

@@ -86,6 +86,34 @@ export class StorageConnector {
     });
   }
 
+  /**
+   * Ends a session on the server (`KILL`), from a connection of its own: for
+   * a connection the app gave up waiting on, whose statements the server would
+   * otherwise go on running, holding their locks, and might still commit (a
+   * batch sends its COMMIT with its statements). Bounded by `timeoutMs`; true
+   * when the server took the KILL or the session was already gone, false when
+   * the server could not be asked (it then ends the session itself once it
+   * notices the connection is gone).
+   */
+  async killSession(threadId: number, timeoutMs: number): Promise<boolean> {
+    let connection: mysql.Connection | null = null;
+    try {
+      connection = await mysql.createConnection({
+        host: this.config.db.host,
+        port: this.config.db.port,
+        user: this.config.db.user,
+        password: this.config.db.password,
+        connectTimeout: timeoutMs,
+      });
+      await connection.query({ sql: 'KILL ?', values: [threadId], timeout: timeoutMs });
+      return true;
+    } catch (error) {
+      return (error as { code?: unknown }).code === 'ER_NO_SUCH_THREAD';
+    } finally {
+      connection?.destroy();
+    }
+  }
+
   async ping(): Promise<boolean> {
     try {
       const connection = await this.pool.getConnection();

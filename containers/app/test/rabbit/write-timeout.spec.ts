@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
 import { AmqpClient, eventually } from '../support/amqp';
 import { freePort } from '../support/app-process';
 import { scrapeMetric } from '../support/metrics';
@@ -104,5 +105,45 @@ describe('Ingestion when MySQL goes silent (INGEST_WRITE_TIMEOUT_MS)', () => {
     assert.ok(retries >= 1, `${retries} retries after a timeout`);
     assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), 0, 'nothing dead-lettered');
     assert.equal(await counted(), 250, 'no duplicate');
+  });
+
+  it('When a write waits on a row lock past the timeout, then its session is ended on the server, and the batch is stored once the lock goes', async () => {
+    const { host, user, password, database } = app.config.db;
+    const direct = await mysql.createConnection({ host, port: mysqlPort, user, password, database });
+    /** Transactions waiting for a lock, other than this test's own. */
+    const waiting = async () => {
+      const [rows] = await direct.query('SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = ? AND trx_mysql_thread_id <> CONNECTION_ID()', [
+        'LOCK WAIT',
+      ]);
+      return Number((rows as { n: number }[])[0].n);
+    };
+    const locked = measure(0);
+    try {
+      // Someone holds the row of a measure stored before (50 were, by the first case) for longer than a write may take.
+      await direct.query('START TRANSACTION');
+      await direct.query('SELECT m.value FROM measures m JOIN experiments e ON e.id = m.experiment_ref WHERE e.experiment_id = ? AND m.ts = ? FOR UPDATE', [
+        'CUT',
+        locked.timestamp,
+      ]);
+      const timeouts = () => scrapeMetric(app.baseUrl, 'mymonit_ingest_store_retries_total', { reason: 'PROTOCOL_SEQUENCE_TIMEOUT' });
+      const before = await timeouts();
+      await amqp.publish([{ ...locked, value: 1_000 }]);
+      await eventually(async () => (await timeouts()) >= before + 2, 20_000, 'two writes timed out');
+      // Each timed-out write was ended on the server: only the attempt of the moment waits for the lock,
+      // not one more for every timeout (InnoDB would keep them waiting 50 s, holding what they wrote).
+      assert.ok((await waiting()) <= 1, `${await waiting()} transactions wait for the lock`);
+    } finally {
+      await direct.query('ROLLBACK');
+    }
+    await eventually(async () => {
+      const [rows] = await direct.query('SELECT m.value FROM measures m JOIN experiments e ON e.id = m.experiment_ref WHERE e.experiment_id = ? AND m.ts = ?', [
+        'CUT',
+        locked.timestamp,
+      ]);
+      return (rows as { value: number }[])[0]?.value === 1_000;
+    }, 20_000, 'the new value stored once the lock is gone');
+    assert.equal(await counted(), 250, 'no duplicate');
+    assert.equal(await waiting(), 0, 'no session left waiting');
+    await direct.end();
   });
 });
