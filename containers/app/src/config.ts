@@ -51,7 +51,7 @@ const environmentSchema = z
     RABBIT_QUEUE_TYPE: z.preprocess(emptyAsUnset, z.enum(['classic', 'quorum']).default('classic')),
     INGEST_PREFETCH: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65535).default(4000)),
     INGEST_BATCH_MESSAGES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(10_000).default(500)),
-    INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(50)),
+    INGEST_BATCH_WAIT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(10_000).default(20)),
     INGEST_MAX_UNACKED_MB: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).max(65_536).default(64)),
     INGEST_WRITE_TIMEOUT_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1_000).max(3_600_000).default(60_000)),
     ACCESS_CACHE_SECONDS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(300).default(10)),
