@@ -11,6 +11,7 @@ import type {
   SummaryBucket,
 } from '../model/measure';
 import { CONFIG, type AppConfig } from '../config';
+import { Logging, type Log } from '../logging/logging';
 import { StorageConnector } from './storage-connector';
 
 /** A stored measure as read back, with the sensor's key for keyset pagination. */
@@ -353,10 +354,15 @@ export class MeasureRepository {
    */
   private readonly sensorNames = new Map<number, string>();
 
+  private readonly log: Log;
+
   constructor(
     @inject(StorageConnector) private readonly storage: StorageConnector,
     @inject(CONFIG) private readonly config: AppConfig,
-  ) {}
+    @inject(Logging) logging: Logging,
+  ) {
+    this.log = logging.logger('ingest');
+  }
 
   /**
    * The keys of the named sensors of an experiment; `null` when no filter is
@@ -740,7 +746,10 @@ export class MeasureRepository {
       else {
         const session = connection.threadId;
         connection.destroy();
-        await this.storage.killSession(session, Math.min(timeout, KILL_TIMEOUT_MS));
+        const killed = await this.storage.killSession(session, Math.min(timeout, KILL_TIMEOUT_MS));
+        const fields = { event: 'ingest.write_abandoned', session, killed };
+        if (killed) this.log.info('a batch write timed out: its session was ended on the server before the retry', fields);
+        else this.log.warn('a batch write timed out and its session could not be ended on the server; it ends when the server sees the connection gone', fields);
       }
       throw error;
     } finally {

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { AmqpClient, eventually } from '../support/amqp';
 import { freePort } from '../support/app-process';
+import { ConsoleLines } from '../support/log-capture';
 import { scrapeMetric } from '../support/metrics';
 import { startTestApp, storedMeasures, type TestApp } from '../support/test-app';
 import { createAdmin, createExperiment } from '../support/world';
@@ -63,11 +64,12 @@ describe('Ingestion when MySQL goes silent (INGEST_WRITE_TIMEOUT_MS)', () => {
   const relay = new SilentRelay();
   const mysqlPort = Number(process.env.DB_PORT ?? 3306);
   let counted: () => Promise<number>;
+  const appConsole = new ConsoleLines();
 
   before(async () => {
     const port = await freePort();
     await relay.start(port, mysqlPort);
-    app = await startTestApp({ DB_PORT: String(port), INGEST_WRITE_TIMEOUT_MS: '2000' });
+    app = await startTestApp({ DB_PORT: String(port), INGEST_WRITE_TIMEOUT_MS: '2000', LOG_LEVEL: 'info' }, undefined, { console: appConsole });
     const admin = await createAdmin(app);
     await createExperiment(app, admin, 'CUT');
     amqp = await AmqpClient.connect(app.config);
@@ -127,11 +129,14 @@ describe('Ingestion when MySQL goes silent (INGEST_WRITE_TIMEOUT_MS)', () => {
       ]);
       const timeouts = () => scrapeMetric(app.baseUrl, 'mymonit_ingest_store_retries_total', { reason: 'PROTOCOL_SEQUENCE_TIMEOUT' });
       const before = await timeouts();
+      const linesBefore = appConsole.lines.length;
       await amqp.publish([{ ...locked, value: 1_000 }]);
       await eventually(async () => (await timeouts()) >= before + 2, 20_000, 'two writes timed out');
       // Each timed-out write was ended on the server: only the attempt of the moment waits for the lock,
       // not one more for every timeout (InnoDB would keep them waiting 50 s, holding what they wrote).
       assert.ok((await waiting()) <= 1, `${await waiting()} transactions wait for the lock`);
+      const abandoned = appConsole.lines.slice(linesBefore).filter((l) => l.includes('"event":"ingest.write_abandoned"'));
+      assert.ok(abandoned.length >= 2 && abandoned.every((l) => l.includes('"killed":true')), abandoned.join('\n'));
     } finally {
       await direct.query('ROLLBACK');
     }
