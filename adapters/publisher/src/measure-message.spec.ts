@@ -18,6 +18,14 @@ const fields = (body: unknown) => {
 };
 
 describe('parseMeasureMessage', () => {
+  it('When text holds a lone surrogate, then it is refused where it is; characters beyond the BMP pass', () => {
+    assert.deepEqual(fields([valid, { ...valid, unit: 'K\ud800' }, { ...valid, tags: { run: '\udc00' } }]), ['[1].unit', '[2].tags.run']);
+    const result = parseMeasureMessage({ ...valid, unit: '°C😀', tags: { run: '😀 µΩ' } });
+    assert.ok(result.ok);
+    assert.equal(result.measures[0].unit, '°C😀');
+    assert.deepEqual(result.measures[0].tags, { run: '😀 µΩ' });
+  });
+
   it('When one measure is valid, then it is normalised to epoch milliseconds', () => {
     const result = parseMeasureMessage(valid);
     assert.ok(result.ok);

@@ -42,6 +42,14 @@ export const SensorName = z
 
 const OUT_OF_RANGE = 'out of range (years 0001-9999)';
 
+/** A lone UTF-16 surrogate (`"\ud800"` in JSON): text no database column or JSON document can hold. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const WELL_FORMED = 'must be well-formed Unicode (it holds a lone surrogate such as \\ud800)';
+
+/** Free text of `min` to `max` UTF-16 code units that can be stored as it was sent. */
+const text = (max: number, min = 0) =>
+  (min > 0 ? z.string().min(min) : z.string()).max(max).refine((value) => !LONE_SURROGATE.test(value), WELL_FORMED);
+
 /** ISO 8601 with a zone, or epoch milliseconds; at most millisecond precision. */
 export const MeasureTimestamp = z
   .union([
@@ -69,7 +77,7 @@ export const MeasureTimestamp = z
   .meta({ description: 'ISO 8601 date-time with a zone, or epoch milliseconds (UTC)' });
 
 export const Tags = z
-  .record(z.string().min(1).max(64), z.string().max(256))
+  .record(text(64, 1), text(256))
   .refine((tags) => Object.keys(tags).length <= 16, 'at most 16 tags')
   .meta({ description: 'Free string tags (at most 16)', example: { run: '42' } });
 
@@ -78,7 +86,7 @@ export const MeasureInput = z
     experiment_id: ExperimentId,
     sensor: SensorName,
     value: z.number().meta({ description: 'A finite double', example: 4.21 }),
-    unit: z.string().max(16).nullish().meta({ example: 'K' }),
+    unit: text(16).nullish().meta({ example: 'K' }),
     timestamp: MeasureTimestamp,
     tags: Tags.nullish(),
   })

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { inject, injectable } from 'tsyringe';
 import { backOff } from 'exponential-backoff';
 import type { Measure } from '../model/measure';
@@ -18,6 +19,7 @@ export type Outcome =
 export type RejectionKind = 'too_large' | 'invalid_json' | 'invalid_message' | 'unknown_experiment' | 'storage_refused';
 
 const MAX_REASON_LENGTH = 1000;
+export const NOT_UTF8 = 'not valid JSON: the body is not UTF-8 (text in another encoding, such as Latin-1?)';
 
 /** A message body decoded: its measures, or why it is refused. */
 export type DecodedMessage = { measures: Measure[]; isArray: boolean } | { reason: string; kind: RejectionKind };
@@ -81,6 +83,8 @@ export class RabbitMessageProcessor {
     if (body.length > MAX_MESSAGE_BYTES) {
       return { kind: 'too_large', reason: `message of ${body.length} bytes is larger than ${MAX_MESSAGE_BYTES} (16 MiB)` };
     }
+    // Decoding would turn bytes that are not UTF-8 (a Latin-1 "°C") into U+FFFD, silently.
+    if (!isUtf8(body)) return { kind: 'invalid_json', reason: NOT_UTF8 };
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));

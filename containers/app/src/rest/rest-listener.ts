@@ -2,13 +2,14 @@ import { inject, injectable } from 'tsyringe';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONFIG, type AppConfig } from '../config';
-import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { ForbiddenError, UnauthenticatedError, ValidationError } from '../errors';
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import type { User } from '../model/user';
@@ -66,7 +67,16 @@ export class RestListener {
     app.set('trust proxy', 'loopback, linklocal, uniquelocal');
     app.use(this.requestContext());
     app.use(helmet({ contentSecurityPolicy: { directives: this.contentSecurityPolicy() } }));
-    app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
+    app.use(
+      express.json({
+        limit: '1mb',
+        type: ['application/json', 'application/*+json'],
+        // The parser would turn bytes that are not UTF-8 into U+FFFD, silently.
+        verify: (_req, _res, body) => {
+          if (!isUtf8(body)) throw new ValidationError([{ field: 'body', message: 'not valid UTF-8' }]);
+        },
+      }),
+    );
 
     app.get('/openapi.json', (_req, res) => {
       res.locals.route = '/openapi.json';

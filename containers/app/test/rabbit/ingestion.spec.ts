@@ -6,7 +6,7 @@ import mysql from 'mysql2/promise';
 import { assertProblem } from '../support/api-client';
 import { AmqpClient, eventually, rabbitManagement } from '../support/amqp';
 import { ConsoleLines } from '../support/log-capture';
-import { metricIn } from '../support/metrics';
+import { metricIn, scrapeMetric } from '../support/metrics';
 import { readEvents } from '../support/sse';
 import { loadConfig } from '../../src/config';
 import { prepareDatabase, startTestApp, storedMeasures, testEnvironment, type TestApp } from '../support/test-app';
@@ -106,6 +106,10 @@ describe('Ingestion over AMQP', () => {
       [measure('p', 1, { experiment_id: 'NO-SUCH' }), /^experiment_id: unknown experiment NO-SUCH/],
       [[], /^\(root\): /],
       [Buffer.alloc(16 * 1024 * 1024 + 1, 32), /larger than 16777216/],
+      // "°C" in Latin-1: decoding it as UTF-8 would store "\ufffdC".
+      [Buffer.from('{"experiment_id":"ING","sensor":"p","value":1,"unit":"\u00b0C","timestamp":0}', 'latin1'), /^not valid JSON: the body is not UTF-8/],
+      // A lone surrogate, which no JSON column takes (MySQL) or passes its check (MariaDB).
+      ['{"experiment_id":"ING","sensor":"p","value":1,"timestamp":0,"tags":{"run":"\\ud800"}}', /^tags\.run: must be well-formed Unicode/],
     ];
     const bodies: (string | Buffer | object)[] = [];
     poison.forEach(([body], i) => bodies.push(measure('around', i), body));
@@ -125,8 +129,12 @@ describe('Ingestion over AMQP', () => {
       assert.match(String(letter.properties.headers?.['x-mymonit-error']), reason);
     });
     assert.equal(await count('p'), 0, 'no measure of a refused message is stored');
-    const metrics = (await app.api.get('/metrics')).text;
-    assert.match(metrics, new RegExp(`mymonit_ingest_messages_total\\{[^}]*outcome="rejected"[^}]*\\} ${poison.length}`));
+    // Counted once the batch is settled, just after its dead letters are confirmed (and so may be read).
+    await eventually(
+      async () => (await scrapeMetric(app.baseUrl, 'mymonit_ingest_messages_total', { outcome: 'rejected' })) === poison.length,
+      5_000,
+      `${poison.length} messages counted as rejected`,
+    );
   });
 
   it('When a refused message carries a user id and an expiry of its publisher, then its dead-lettered copy keeps neither and the queue flows on', { timeout: 30_000 }, async () => {
@@ -256,6 +264,17 @@ describe('Ingestion over AMQP', () => {
     assertProblem(other, 400, ['body[1].experiment_id']);
     const single = await app.api.post('/experiments/ING/measures', { ...measure('h', 1), sensor: '' }, { token: admin.token });
     assertProblem(single, 400, ['body.sensor']);
+    const lone = await app.api.post('/experiments/ING/measures', [measure('h', 3, { tags: { run: '\ud800' } })], { token: admin.token });
+    assertProblem(lone, 400, ['body[0].tags.run']);
+    // "°C" in Latin-1: parsed as UTF-8 it would be stored as "\ufffdC".
+    const latin1 = await fetch(`${app.baseUrl}/experiments/ING/measures`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify(measure('h', 4, { unit: '\u00b0C' })), 'latin1'),
+    });
+    assert.equal(latin1.status, 400);
+    assert.equal(latin1.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.deepEqual(((await latin1.json()) as { errors: unknown }).errors, [{ field: 'body', message: 'not valid UTF-8' }]);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await count('h'), 0);
   });
