@@ -137,25 +137,17 @@ export class Metrics {
   /** Read when scraped: set by the RabbitMQ connector. */
   brokerStatesSource: () => BrokerConnectionState[] = () => [];
 
-  readonly rabbitConnected: Gauge<'connection'> = new Gauge({
-    name: 'mymonit_rabbit_connected',
-    help: '1 while the RabbitMQ connection is up, by connection: publish (publishing, dead-lettering) and consume (ingestion, live streams)',
-    labelNames: ['connection'] as const,
-    registers: [this.registry],
-    collect: (): void => {
-      for (const { connection, connected } of this.brokerStatesSource()) this.rabbitConnected.set({ connection }, Number(connected));
-    },
-  });
+  readonly rabbitConnected = this.brokerGauge(
+    'mymonit_rabbit_connected',
+    '1 while the RabbitMQ connection is up, by connection: publish (publishing, dead-lettering) and consume (ingestion, live streams)',
+    (state) => state.connected,
+  );
 
-  readonly rabbitBlocked: Gauge<'connection'> = new Gauge({
-    name: 'mymonit_rabbit_blocked',
-    help: '1 while RabbitMQ blocks the connection under a memory or disk alarm (nothing it publishes is taken)',
-    labelNames: ['connection'] as const,
-    registers: [this.registry],
-    collect: (): void => {
-      for (const { connection, blocked } of this.brokerStatesSource()) this.rabbitBlocked.set({ connection }, Number(blocked));
-    },
-  });
+  readonly rabbitBlocked = this.brokerGauge(
+    'mymonit_rabbit_blocked',
+    '1 while RabbitMQ blocks the connection under a memory or disk alarm (nothing it publishes is taken)',
+    (state) => state.blocked,
+  );
 
   /** Set by the ingestion listener. */
   readonly ingestUnackedBytes = this.scrapedGauge(
@@ -207,6 +199,20 @@ export class Metrics {
   /** Has `read` give `gauge` its value each time /metrics is scraped (the gauge shows 0 until then). */
   observe(gauge: Gauge, read: () => number): void {
     this.readers.set(gauge, read);
+  }
+
+  /** A 0/1 gauge per broker connection, read from `brokerStatesSource` when scraped. */
+  private brokerGauge(name: string, help: string, read: (state: BrokerConnectionState) => boolean): Gauge<'connection'> {
+    const gauge: Gauge<'connection'> = new Gauge({
+      name,
+      help,
+      labelNames: ['connection'] as const,
+      registers: [this.registry],
+      collect: (): void => {
+        for (const state of this.brokerStatesSource()) gauge.set({ connection: state.connection }, Number(read(state)));
+      },
+    });
+    return gauge;
   }
 
   /** A gauge whose value is read when scraped, from what its owner gave `observe`: nothing to update on a hot path. */

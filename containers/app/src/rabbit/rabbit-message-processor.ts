@@ -19,7 +19,7 @@ export type Outcome =
 export type RejectionKind = 'too_large' | 'invalid_json' | 'invalid_message' | 'unknown_experiment' | 'storage_refused';
 
 const MAX_REASON_LENGTH = 1000;
-export const NOT_UTF8 = 'not valid JSON: the body is not UTF-8 (text in another encoding, such as Latin-1?)';
+const NOT_UTF8 = 'not valid JSON: the body is not UTF-8 (text in another encoding, such as Latin-1?)';
 
 /** A message body decoded: its measures, or why it is refused. */
 export type DecodedMessage = { measures: Measure[]; isArray: boolean } | { reason: string; kind: RejectionKind };
