@@ -26,7 +26,7 @@ class ScriptedProcessor {
     this.started.push(name);
     return new Promise((resolve, reject) =>
       this.finish.set(name, {
-        resolve: () => resolve(messages.map((m) => ('measures' in m ? { stored: true, measures: m.measures } : { stored: null }))),
+        resolve: () => resolve(messages.map((m) => ('measures' in m ? { stored: true, measures: m.measures } : { stored: false, ...m }))),
         reject,
       }),
     );
@@ -46,8 +46,24 @@ class ScriptedProcessor {
   }
 }
 
+/** A connector whose dead-letter publishes the test confirms or fails by hand, in order. */
+class ScriptedConnector {
+  readonly published: { body: string; error: unknown; confirm: () => void; fail: () => void }[] = [];
+
+  publishReliably(_exchange: string, _routingKey: string, body: Buffer, options: { headers: Record<string, unknown> }): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.published.push({
+        body: body.toString(),
+        error: options.headers['x-mymonit-error'],
+        confirm: resolve,
+        fail: () => reject(new Error('publish timed out')),
+      }),
+    );
+  }
+}
+
 /** The listener on one open channel (generation 1) whose acknowledgements are recorded. */
-function listenerWith(processor: ScriptedProcessor) {
+function listenerWith(processor: ScriptedProcessor, connector = new ScriptedConnector()) {
   const acked: number[] = [];
   /** Every acknowledgement in order: `ack 3` (`+` when multiple), `requeue 2`. */
   const settled: string[] = [];
@@ -63,24 +79,28 @@ function listenerWith(processor: ScriptedProcessor) {
   } as unknown as Channel;
   const listener = new RabbitListener(
     config,
-    {} as RabbitConnector,
+    connector as unknown as RabbitConnector,
     processor as unknown as RabbitMessageProcessor,
     { announce: () => undefined } as unknown as LiveMeasures,
     metrics,
     logging,
   );
-  const internals = listener as unknown as { openGenerations: Set<number>; receive(delivery: unknown): void };
+  const internals = listener as unknown as { openGenerations: Set<number>; receive(delivery: unknown): void; budget: { unackedBytes: number } };
   internals.openGenerations.add(1);
   let tag = 0;
-  /** Receives one message per measure, then cuts them into a batch. */
-  const batch = (...measures: Measure[]) => {
+  /** Receives one message per measure (or refused message), then cuts them into a batch. */
+  const batch = (...measures: (Measure | 'refused')[]) => {
     for (const m of measures) {
-      const message = { content: Buffer.from('{}'), fields: { deliveryTag: ++tag }, properties: { headers: {} } } as unknown as ConsumeMessage;
-      internals.receive({ channel, message, generation: 1, decoded: { measures: [m], isArray: false } });
+      const body = m === 'refused' ? '{"sensor":' : '{}';
+      const message = { content: Buffer.from(body), fields: { deliveryTag: ++tag }, properties: { headers: {} } } as unknown as ConsumeMessage;
+      const decoded = m === 'refused' ? { kind: 'invalid_json', reason: 'not valid JSON' } : { measures: [m], isArray: false };
+      internals.receive({ channel, message, generation: 1, decoded });
     }
     return listener.flush();
   };
-  return { batch, acked, settled };
+  /** Bytes of the deliveries held unacknowledged. */
+  const heldBytes = () => internals.budget.unackedBytes;
+  return { batch, acked, settled, heldBytes, listener };
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -142,5 +162,57 @@ describe('RabbitListener: batches written two at a time', () => {
     processor.complete('C');
     await all;
     assert.deepEqual(settled, ['ack 1+', 'requeue 2', 'ack 3+'], 'B2 requeued before B3 acks with multiple, in the order cut');
+  });
+
+  it("When a refused message's dead-letter copy awaits its confirm (a memory alarm), then the messages around it and the batches after it are acknowledged meanwhile", async () => {
+    const processor = new ScriptedProcessor();
+    const connector = new ScriptedConnector();
+    const { batch, settled, heldBytes } = listenerWith(processor, connector);
+    const first = batch(measure('A'), 'refused', measure('B')); // tags 1-3
+    await settle();
+    processor.complete('A,refused,B');
+    await first;
+    assert.deepEqual(settled, ['ack 1', 'ack 3'], 'the stored ones at once, one by one: a multiple ack would cover tag 2');
+    assert.deepEqual(
+      connector.published.map(({ body, error }) => ({ body, error })),
+      [{ body: '{"sensor":', error: 'not valid JSON' }],
+    );
+    const second = batch(measure('C')); // tag 4
+    await settle();
+    processor.complete('C');
+    await second;
+    assert.deepEqual(settled, ['ack 1', 'ack 3', 'ack 4'], 'a later batch does not wait for the dead-letter copy');
+    assert.equal(heldBytes(), '{"sensor":'.length, 'only the refused message is held');
+    connector.published[0].confirm();
+    await settle();
+    assert.deepEqual(settled.slice(3), ['ack 2'], 'acknowledged once its copy is confirmed');
+    assert.equal(heldBytes(), 0);
+    const third = batch(measure('D')); // tag 5
+    await settle();
+    processor.complete('D');
+    await third;
+    assert.deepEqual(settled.slice(4), ['ack 5+'], 'one multiple ack per batch again');
+  });
+
+  it('When the dead-letter copy is not confirmed, then the refused message is requeued, and a stop waits for that', async () => {
+    const processor = new ScriptedProcessor();
+    const connector = new ScriptedConnector();
+    const { batch, settled, heldBytes, listener } = listenerWith(processor, connector);
+    const written = batch('refused', measure('A')); // tags 1-2
+    await settle();
+    processor.complete('refused,A');
+    await written;
+    assert.deepEqual(settled, ['ack 2']);
+    let stopped = false;
+    const internals = listener as unknown as { wrapper: unknown; stopping: boolean };
+    internals.wrapper = { close: () => Promise.resolve() };
+    const stopping = listener.stop().then((ok) => (stopped = ok));
+    await settle();
+    assert.equal(stopped, false, 'stop() waits for the dead-letter publish');
+    connector.published[0].fail();
+    await stopping;
+    assert.equal(stopped, true);
+    assert.deepEqual(settled, ['ack 2', 'requeue 1']);
+    assert.equal(heldBytes(), 0);
   });
 });

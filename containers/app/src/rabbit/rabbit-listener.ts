@@ -17,7 +17,12 @@ interface Delivery {
   message: ConsumeMessage;
   generation: number;
   decoded: DecodedMessage;
+  /** Refused, and its dead-letter copy not yet confirmed: acknowledged and released on its own, not with its batch. */
+  deadLettering?: boolean;
 }
+
+/** A message refused for its content. */
+type Refusal = Extract<Outcome, { stored: false }>;
 
 /** The consumer of one channel; no tag while paused (the channel stays open, its deliveries unacknowledged). */
 interface Consumer {
@@ -130,6 +135,14 @@ export class RabbitListener {
   private batchBeforePrevious: WrittenBatch | null = null;
   private stopping = false;
   private abandoning = false;
+  /**
+   * Refused messages whose dead-letter copy the broker has not confirmed yet,
+   * by channel. While a channel has any, its batches are acknowledged message
+   * by message: a multiple ack would cover them too.
+   */
+  private readonly awaitingDeadLetter = new Map<Channel, number>();
+  /** The dead-letter publishes under way, for stop() to wait for. */
+  private readonly deadLettering = new Set<Promise<void>>();
 
   constructor(
     @inject(CONFIG) private readonly config: AppConfig,
@@ -309,9 +322,9 @@ export class RabbitListener {
     this.adjustFlow();
   }
 
-  /** A batch is acknowledged or given up (left for redelivery): it leaves the budget. */
+  /** A batch is acknowledged or given up (left for redelivery): it leaves the budget, but for what awaits its dead-lettering. */
   private release(batch: Delivery[]): void {
-    for (const delivery of batch) this.budget.released(held(delivery));
+    for (const delivery of batch) if (!delivery.deadLettering) this.budget.released(held(delivery));
     this.adjustFlow();
   }
 
@@ -378,12 +391,19 @@ export class RabbitListener {
     return { outcomes, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
   }
 
-  private async settle(batch: Delivery[], { outcomes, seconds }: { outcomes: Outcome[]; seconds: number }): Promise<void> {
-    await this.deadLetter(batch, outcomes).catch((error: Error) => {
-      this.log.error('cannot dead-letter refused messages; they go back to the queue', { reason: error.message });
-      outcomes.forEach((outcome, i) => {
-        if (outcome.stored === false) outcomes[i] = { stored: null };
-      });
+  /**
+   * Acknowledges a written batch, reports it, and starts dead-lettering what
+   * it refused. A refused message is acknowledged once the broker confirms
+   * its dead-letter copy, apart from its batch: under a memory or disk alarm
+   * that confirm waits (up to the publish timeout), and the batches around it
+   * must not wait with it.
+   */
+  private settle(batch: Delivery[], { outcomes, seconds }: { outcomes: Outcome[]; seconds: number }): void {
+    outcomes.forEach((outcome, i) => {
+      if (outcome.stored !== false) return;
+      // Its channel is gone: the broker redelivers it, and it is refused (and dead-lettered) then.
+      if (!this.openGenerations.has(batch[i].generation)) outcomes[i] = { stored: null };
+      else this.deadLetter(batch[i], outcome);
     });
     this.acknowledge(batch, outcomes);
     this.report(batch, outcomes, seconds);
@@ -391,64 +411,87 @@ export class RabbitListener {
     if (stored.length > 0) this.live.announce(stored);
   }
 
-  /** Publishes refused messages to the dead-letter exchange with the reason; unconfirmed ones stay unsettled. */
-  private async deadLetter(batch: Delivery[], outcomes: Outcome[]): Promise<void> {
-    if (!outcomes.some((outcome) => outcome.stored === false)) return; // the usual batch: nothing refused
-    await Promise.all(
-      outcomes.map(async (outcome, i) => {
-        if (outcome.stored !== false) return;
-        const { message, generation } = batch[i];
-        if (!this.openGenerations.has(generation)) {
-          // Its channel is gone: the broker redelivers it, and it is refused (and dead-lettered) then.
-          outcomes[i] = { stored: null };
-          return;
-        }
-        this.log.warn('message rejected', {
-          event: 'ingest.rejected',
-          rejectKind: outcome.kind,
-          reason: outcome.reason,
-          bytes: message.content.length,
-        });
-        try {
-          await this.connector.publishReliably(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
-            ...deadLetterProperties(message.properties),
-            headers: {
-              ...message.properties.headers,
-              'x-mymonit-error': outcome.reason,
-              'x-mymonit-rejected-at': new Date().toISOString(),
-              'x-mymonit-queue': this.topology.queue,
-            },
-            persistent: true,
-            // A dead-letter queue deleted by hand: the message is not acked but redelivered (and the queue declared again).
-            mandatory: true,
-          });
-        } catch (error) {
-          this.log.error('cannot dead-letter a rejected message; it will be redelivered', {
-            reason: (error as Error).message,
-          });
-          outcomes[i] = { stored: null };
-        }
-      }),
-    );
+  /**
+   * Publishes a refused message to the dead-letter exchange with the reason,
+   * then acks it; requeues it if the broker does not confirm the copy.
+   */
+  private deadLetter(delivery: Delivery, refusal: Refusal): void {
+    const { channel, message } = delivery;
+    delivery.deadLettering = true;
+    this.awaitingDeadLetter.set(channel, (this.awaitingDeadLetter.get(channel) ?? 0) + 1);
+    this.log.warn('message rejected', {
+      event: 'ingest.rejected',
+      rejectKind: refusal.kind,
+      reason: refusal.reason,
+      bytes: message.content.length,
+    });
+    const published = this.connector.publishReliably(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
+      ...deadLetterProperties(message.properties),
+      headers: {
+        ...message.properties.headers,
+        'x-mymonit-error': refusal.reason,
+        'x-mymonit-rejected-at': new Date().toISOString(),
+        'x-mymonit-queue': this.topology.queue,
+      },
+      persistent: true,
+      // A dead-letter queue deleted by hand: the message is not acked but redelivered (and the queue declared again).
+      mandatory: true,
+    });
+    const done = published
+      .then(
+        () => {
+          this.settleAlone(delivery, true);
+          this.metrics.ingestMessages.inc({ outcome: 'rejected' });
+        },
+        (error: Error) => {
+          this.log.error('cannot dead-letter a rejected message; it will be redelivered', { reason: error.message });
+          this.settleAlone(delivery, false);
+          this.metrics.ingestMessages.inc({ outcome: 'requeued' });
+        },
+      )
+      .finally(() => {
+        const left = this.awaitingDeadLetter.get(channel)! - 1;
+        if (left > 0) this.awaitingDeadLetter.set(channel, left);
+        else this.awaitingDeadLetter.delete(channel);
+        this.deadLettering.delete(done);
+        this.budget.released(held(delivery));
+        this.adjustFlow();
+      });
+    this.deadLettering.add(done);
   }
 
-  /** Acks settled messages (one multiple-ack per channel when all are settled); requeues the others. */
+  /** Acks a dead-lettered message, or requeues one whose copy was not confirmed. */
+  private settleAlone({ channel, message, generation }: Delivery, deadLettered: boolean): void {
+    if (!this.openGenerations.has(generation)) return; // its channel is gone: the broker redelivers it
+    try {
+      if (deadLettered) channel.ack(message);
+      else channel.nack(message, false, true);
+    } catch (error) {
+      this.log.warn('cannot acknowledge on a closed channel; the broker will redeliver', { reason: (error as Error).message });
+    }
+  }
+
+  /**
+   * Acks stored messages (one multiple-ack per channel when all are stored
+   * and no refused message on that channel awaits its dead-lettering) and
+   * requeues unsettled ones; refused ones are left to their dead-lettering.
+   */
   private acknowledge(batch: Delivery[], outcomes: Outcome[]): void {
-    const byChannel = new Map<Channel, { delivery: Delivery; settled: boolean }[]>();
+    const byChannel = new Map<Channel, { delivery: Delivery; stored: boolean | null }[]>();
     batch.forEach((delivery, i) => {
       if (!this.openGenerations.has(delivery.generation)) return; // gone: the broker redelivers
       const list = byChannel.get(delivery.channel) ?? [];
-      list.push({ delivery, settled: outcomes[i].stored !== null });
+      list.push({ delivery, stored: outcomes[i].stored });
       byChannel.set(delivery.channel, list);
     });
     for (const [channel, list] of byChannel) {
       try {
-        if (list.every((d) => d.settled)) {
+        if (!this.awaitingDeadLetter.has(channel) && list.every((d) => d.stored === true)) {
           channel.ack(list[list.length - 1].delivery.message, true);
         } else {
-          for (const { delivery, settled } of list) {
-            if (settled) channel.ack(delivery.message);
-            else channel.nack(delivery.message, false, true);
+          for (const { delivery, stored } of list) {
+            if (stored === true) channel.ack(delivery.message);
+            else if (stored === null) channel.nack(delivery.message, false, true);
           }
         }
       } catch (error) {
@@ -471,8 +514,8 @@ export class RabbitListener {
       } else if (o.stored === false) rejected++;
       else unsettled++;
     }
+    // Refused ones are counted once their dead-letter copy is confirmed (or they are requeued).
     this.metrics.ingestMessages.inc({ outcome: 'stored' }, stored);
-    this.metrics.ingestMessages.inc({ outcome: 'rejected' }, rejected);
     this.metrics.ingestMessages.inc({ outcome: 'requeued' }, unsettled);
     this.metrics.ingestMeasures.inc(measures);
     this.metrics.ingestBatchSeconds.observe(seconds);
@@ -487,6 +530,11 @@ export class RabbitListener {
     });
   }
 
+  /** Resolves when no dead-letter publish is under way (each settles by itself: confirmed, or failed by the publish timeout). */
+  private async deadLettersSettled(): Promise<void> {
+    while (this.deadLettering.size > 0) await Promise.all(this.deadLettering);
+  }
+
   /**
    * Stops consuming, writes and acks what is in flight, closes the channel.
    * True when everything in flight was settled; false when the grace period
@@ -499,7 +547,10 @@ export class RabbitListener {
     if (!this.wrapper || this.stopping) return true;
     this.stopping = true;
     if (this.consumer) await this.pause(this.consumer).catch(() => undefined);
-    const settled = await settledWithin(this.flush(), SHUTDOWN_GRACE_MS);
+    const settled = await settledWithin(
+      this.flush().then(() => this.deadLettersSettled()),
+      SHUTDOWN_GRACE_MS,
+    );
     if (!settled) {
       this.abandoning = true;
       this.log.warn('shutdown grace period over: unsettled messages go back to the queue', { event: 'ingest.stop_abandoned' });

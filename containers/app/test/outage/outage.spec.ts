@@ -215,16 +215,24 @@ describe('Outages', { concurrency: false }, () => {
 
   it('When a memory alarm blocks publishing, then the app goes on storing and acknowledging, and dead-letters what it refused once the alarm lifts', { timeout: 120_000 }, async () => {
     await reset();
-    const valid = messages(300);
+    const valid = messages(2_000);
+    const poison = '{"experiment_id": "OUT", "sensor":';
     const token = await adminToken(config);
-    await amqp.publish([...valid.slice(0, 150), '{"experiment_id": "OUT", "sensor":', ...valid.slice(150)]);
+    await amqp.publish([...valid.slice(0, 150), poison, ...valid.slice(150)]);
     // 0: the alarm goes off at once, and RabbitMQ blocks every connection that publishes.
     setMemoryWatermark(['0']);
     try {
       app = await startAppProcess(env);
-      await eventually(async () => (await storedOr(0)) === 300, 30_000, 'the valid messages stored');
       // Dead-lettering the refused message is a publish: blocked, it times out (10 s) and the message
-      // is requeued; the valid ones are acknowledged meanwhile, on the consumer's own connection.
+      // is requeued. Meanwhile the valid ones, before it, beside it and in the batches after it, are
+      // acknowledged as they are written, on the consumer's own connection: only the poison is held.
+      await eventually(async () => (await storedOr(0)) === 2_000, 30_000, 'the valid messages stored');
+      await eventually(
+        async () => (await scrapeMetric(app!.baseUrl, 'mymonit_ingest_unacked_bytes')) === Buffer.byteLength(poison),
+        5_000,
+        'every valid message acknowledged',
+      );
+      assert.doesNotMatch(app.output(), /cannot dead-letter a rejected message/, 'acknowledged before the dead-letter publish timed out');
       await eventually(() => /cannot dead-letter a rejected message/.test(app!.output()), 30_000, 'the dead-letter publish to time out');
       await new Promise((r) => setTimeout(r, 1_000));
       assert.match(app.output(), /RabbitMQ blocks this connection/, 'the block is logged');
@@ -252,15 +260,15 @@ describe('Outages', { concurrency: false }, () => {
     }
     app = await startAppProcess(env);
     await eventually(async () => (await amqp.messageCount(amqp.topology.deadLetterQueue)) >= 1, 30_000, 'the refused message dead-lettered');
-    await untilAllStored(300);
-    assert.equal(await stored(), 300);
+    await untilAllStored(2_000);
+    assert.equal(await stored(), 2_000);
     // The killed instance's blocked publishes may land too once the alarm lifts (their bytes were
     // sent before the kill): one per attempt, each timed out after 10 s, so one or two of them.
     // A dead-letter, like any message, arrives at least once.
     const dead = await amqp.drainDeadLetters();
     assert.ok(dead.length >= 1 && dead.length <= 3, `${dead.length} dead-lettered copies`);
     for (const copy of dead) {
-      assert.equal(copy.content.toString(), '{"experiment_id": "OUT", "sensor":');
+      assert.equal(copy.content.toString(), poison);
       assert.match(String(copy.properties.headers?.['x-mymonit-error']), /not valid JSON/);
     }
   });
