@@ -1,11 +1,13 @@
 import { inject, injectable } from 'tsyringe';
-import type { ChannelWrapper } from 'amqp-connection-manager';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import { AccessCache } from '../services/access-cache';
-import { RabbitConnector } from './rabbit-connector';
+import { RabbitConnector, type ConsumingChannel } from './rabbit-connector';
 import { topologyOf } from './topology';
+
+/** Pause before the notices are subscribed to again after the broker cancelled the subscription. */
+const RESUBSCRIBE_MS = 1_000;
 
 /**
  * "Users, experiments or associations changed" notices between app
@@ -18,7 +20,7 @@ import { topologyOf } from './topology';
 export class AccessChanges {
   private readonly log: Log;
   private readonly exchange: string;
-  private wrapper: ChannelWrapper | null = null;
+  private wrapper: ConsumingChannel | null = null;
 
   constructor(
     @inject(CONFIG) config: AppConfig,
@@ -43,9 +45,10 @@ export class AccessChanges {
           this.cache.invalidate();
           if (message) return;
           // Cancelled by the broker (the queue deleted by hand): no notice can arrive any more,
-          // so the cache stays off until the next connection subscribes again.
+          // so the cache stays off until the channel, opened again, subscribes again.
           this.serving(false);
-          this.log.warn('access-change notices cancelled by the broker; the access cache is off until reconnection');
+          this.log.warn('access-change notices cancelled by the broker; the access cache is off until they are subscribed to again');
+          this.wrapper?.reopenLater(RESUBSCRIBE_MS);
         },
         { noAck: true },
       );

@@ -1,10 +1,9 @@
 import { inject, injectable } from 'tsyringe';
-import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
 import type { Measure } from '../model/measure';
-import { RabbitConnector } from './rabbit-connector';
+import { RabbitConnector, type ConsumingChannel } from './rabbit-connector';
 import { topologyOf } from './topology';
 
 export type MeasuresListener = (measures: Measure[]) => void;
@@ -14,6 +13,8 @@ const WATCH_KEY = 'watching!';
 const WATCH_EVERY_MS = 5_000;
 const WATCH_LASTS_MS = 15_000;
 const READY_WAIT_MS = 2_000;
+/** Pause before the live events are subscribed to again after the broker cancelled the subscription. */
+const RESUBSCRIBE_MS = 1_000;
 
 /**
  * "Stored" events between app instances, for live streams. Each instance
@@ -35,7 +36,7 @@ export class LiveMeasures {
   private readonly watched = new Map<string, number>();
   /** Resolvers waiting to hear this instance's own notice about an experiment. */
   private readonly heard = new Map<string, (() => void)[]>();
-  private wrapper: ChannelWrapper | null = null;
+  private wrapper: ConsumingChannel | null = null;
   private current: { channel: Channel; queue: string } | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -59,9 +60,16 @@ export class LiveMeasures {
       });
       await channel.bindQueue(queue, this.exchange, WATCH_KEY);
       for (const experimentId of this.listeners.keys()) await channel.bindQueue(queue, this.exchange, experimentId);
-      await channel.consume(queue, (message) => message && this.dispatch(message.fields.routingKey, message.content), {
-        noAck: true,
-      });
+      await channel.consume(
+        queue,
+        (message) => {
+          if (message) return this.dispatch(message.fields.routingKey, message.content);
+          // Cancelled by the broker (the queue deleted by hand): nothing arrives any more.
+          this.log.warn('live events cancelled by the broker; subscribing again');
+          this.wrapper?.reopenLater(RESUBSCRIBE_MS);
+        },
+        { noAck: true },
+      );
       channel.once('close', () => {
         if (this.current?.channel === channel) this.current = null;
       });

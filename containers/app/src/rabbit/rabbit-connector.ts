@@ -33,6 +33,17 @@ export function reconnectWait(failures: number, random: () => number = Math.rand
 /** The broker confirmed a `mandatory` message that no queue took (a queue deleted): nothing was kept. */
 export class UnroutableError extends UnavailableError {}
 
+/**
+ * A consuming channel that the connector keeps open: set up again on every
+ * new connection, and opened again on its own (its connection untouched)
+ * when the broker closes it.
+ */
+export interface ConsumingChannel {
+  /** Opens the channel again in `ms` (its setup re-runs), unless a reopening is already due: after the broker cancelled its consumer, say. */
+  reopenLater(ms: number): void;
+  close(): Promise<void>;
+}
+
 /** What a connection is for: publishing (confirm channel) or consuming (every other channel). */
 export type Role = 'publish' | 'consume';
 const ROLES: readonly Role[] = ['publish', 'consume'];
@@ -86,13 +97,16 @@ export class RabbitConnector {
       confirm: true,
       publishTimeout: PUBLISH_TIMEOUT_MS,
       setup: async (channel: ConfirmChannel) => {
-        this.onChannelError(channel, 'publish', 'publisher');
+        // The publishing connection has this channel alone: reconnecting it opens the channel again.
+        this.onChannelError(channel, 'publish', 'publisher', () => this.reconnectLater('publish', CHANNEL_RETRY_MS));
         // basic.return reaches the client before the confirm of the same message.
         channel.on('return', (message: ConsumeMessage) => this.onReturned(channel, message));
         await declareTopology(channel, this.config);
       },
     });
-    this.publisher.on('error', (error: Error) => this.setupFailed('publish', 'publisher', error));
+    this.publisher.on('error', (error: Error) =>
+      this.setupFailed('publish', 'publisher', error, () => this.reconnectLater('publish', SETUP_RETRY_MS, true)),
+    );
     return this.connections.publish;
   }
 
@@ -140,42 +154,74 @@ export class RabbitConnector {
     return connection;
   }
 
-  /** A consuming channel (re)set up by `setup` on every connection; `setup` gets the raw amqplib channel. */
-  channel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ChannelWrapper {
+  /**
+   * A consuming channel (re)set up by `setup` on every connection; `setup`
+   * gets the raw amqplib channel. When the broker closes it, or refuses its
+   * setup, only this channel is opened again: the connection manager opens
+   * channels only on a new connection, and a new consuming connection would
+   * close the other channels too, handing back every unacknowledged message.
+   */
+  channel(name: string, setup: (channel: ConfirmChannel) => Promise<void>): ConsumingChannel {
     this.start();
-    const wrapper = this.connections!.consume.createChannel({
-      name,
-      confirm: false,
-      setup: async (channel: ConfirmChannel) => {
-        this.onChannelError(channel, 'consume', name);
-        await setup(channel);
+    let closed = false;
+    let due: NodeJS.Timeout | undefined;
+    const open = () => {
+      const opened = this.connections!.consume.createChannel({
+        name,
+        confirm: false,
+        setup: async (channel: ConfirmChannel) => {
+          this.onChannelError(channel, 'consume', name, () => reopenLater(CHANNEL_RETRY_MS));
+          await setup(channel);
+        },
+      });
+      opened.on('error', (error: Error) => this.setupFailed('consume', name, error, () => reopenLater(SETUP_RETRY_MS, true)));
+      return opened;
+    };
+    let wrapper = open();
+    const reopenLater = (ms: number, replace = false) => {
+      if (closed || this.closing || (due && !replace)) return;
+      clearTimeout(due);
+      due = setTimeout(() => {
+        due = undefined;
+        if (closed || this.closing) return;
+        const old = wrapper;
+        wrapper = open();
+        old.close().catch(() => undefined);
+      }, ms);
+      due.unref();
+    };
+    return {
+      reopenLater: (ms) => reopenLater(ms),
+      close: async () => {
+        closed = true;
+        clearTimeout(due);
+        await wrapper.close();
       },
-    });
-    wrapper.on('error', (error: Error) => this.setupFailed('consume', name, error));
-    return wrapper;
+    };
   }
 
   /**
-   * The broker closed a channel (a publish to a deleted exchange, a consumer
-   * timeout, a declaration it refused): amqplib reports it as an `error`
-   * event, which unheard would tear the whole connection down at once. Said
-   * here with the broker's reason; the connection manager opens channels only
-   * on a new connection, so this one reconnects a moment later.
+   * The broker closed a channel (a publish to a deleted exchange, a binding
+   * to one, a consumer timeout, a declaration it refused): amqplib reports it
+   * as an `error` event, which unheard would tear the whole connection down at
+   * once. Said here with the broker's reason; `reopen` opens it again a
+   * moment later.
    */
-  private onChannelError(channel: ConfirmChannel, role: Role, name: string): void {
+  private onChannelError(channel: ConfirmChannel, role: Role, name: string, reopen: () => void): void {
     channel.on('error', (error: Error) => {
-      this.log.warn('the broker closed a channel; reconnecting', { event: 'rabbit.channel_closed', connection: role, channel: name, reason: error.message });
-      this.reconnectLater(role, CHANNEL_RETRY_MS);
+      this.log.warn('the broker closed a channel; opening it again', { event: 'rabbit.channel_closed', connection: role, channel: name, reason: error.message });
+      reopen();
     });
   }
 
   /**
    * A channel's setup failed (the broker refused a declaration: a queue that
    * exists with other arguments, say) and the broker closed that channel;
-   * nothing would set it up again while the connection lives. Reconnects
-   * after a pause, so every setup is tried again until the cause is removed.
+   * nothing would set it up again while the connection lives. `retry` opens
+   * it again after a pause, so its setup is tried again until the cause is
+   * removed.
    */
-  private setupFailed(role: Role, channel: string, error: Error): void {
+  private setupFailed(role: Role, channel: string, error: Error, retry: () => void): void {
     this.log.error('cannot set up a channel; trying again in 10 s', {
       event: 'rabbit.setup_failed',
       connection: role,
@@ -186,7 +232,7 @@ export class RabbitConnector {
         : undefined,
     });
     // Not sooner: the channel's own close (above) asked for a quick retry, which would only fail again.
-    this.reconnectLater(role, SETUP_RETRY_MS, true);
+    retry();
   }
 
   /** Reconnects `role`'s connection in `ms`, unless one is already due (`replace`: this one instead). */
@@ -203,8 +249,8 @@ export class RabbitConnector {
     this.retries.set(role, retry);
   }
 
-  /** Drops a connection and reconnects (after a channel closed while the connection stayed up). */
-  reconnect(role: Role): void {
+  /** Drops a connection and reconnects (after its channel closed while the connection stayed up). */
+  private reconnect(role: Role): void {
     if (this.closing) return;
     this.connections?.[role].reconnect();
   }

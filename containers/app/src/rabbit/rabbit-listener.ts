@@ -1,12 +1,11 @@
 import { inject, injectable } from 'tsyringe';
-import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage, MessageProperties, Options } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
 import { settledWithin } from '../settled-within';
 import { Metrics } from '../metrics/metrics';
 import { LiveMeasures } from './live-measures';
-import { RabbitConnector } from './rabbit-connector';
+import { RabbitConnector, type ConsumingChannel } from './rabbit-connector';
 import { RabbitMessageProcessor, type DecodedMessage, type Outcome } from './rabbit-message-processor';
 import { DeliveryBudget, type Held } from './delivery-budget';
 import { declareTopology, topologyOf } from './topology';
@@ -116,7 +115,7 @@ export const SHUTDOWN_GRACE_MS = 30_000;
 export class RabbitListener {
   private readonly log: Log;
   private readonly topology;
-  private wrapper: ChannelWrapper | null = null;
+  private wrapper: ConsumingChannel | null = null;
   private consumer: Consumer | null = null;
   private readonly budget: DeliveryBudget;
   /** A consumer is being cancelled or created to pause, resume or re-size it. */
@@ -259,16 +258,17 @@ export class RabbitListener {
   }
 
   /**
-   * When the consumer channel is lost but the connection lives on (a channel
-   * error, a deleted queue), nothing would bring it back: force a reconnection.
-   * Waits first, because a lost connection also closes its channels, and the
-   * connection manager then reconnects by itself.
+   * When the consumer is lost but the connection lives on (its queue deleted,
+   * or its channel closed and not yet opened again), nothing else would bring
+   * it back: its channel is opened again. Waits first, because a lost
+   * connection also closes its channels, and the connection manager then
+   * reconnects by itself (and a closed channel is opened again after 1 s).
    */
   private recoverLater(generation: number): void {
     setTimeout(() => {
       if (!this.stopping && this.generation === generation && this.connector.isConnected('consume')) {
-        this.log.warn('consumer channel lost while connected; reconnecting');
-        this.connector.reconnect('consume');
+        this.log.warn('consumer lost while connected; opening its channel again');
+        this.wrapper?.reopenLater(0);
       }
     }, 2_000).unref();
   }

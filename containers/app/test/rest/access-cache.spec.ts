@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { topologyOf } from '../../src/rabbit/topology';
 import { StorageConnector } from '../../src/storage/storage-connector';
 import { eventually, rabbitManagement } from '../support/amqp';
+import { ConsoleLines } from '../support/log-capture';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { associate, createAdmin, createExperiment, createScientist, type Person } from '../support/world';
 
@@ -18,10 +19,11 @@ describe('Access cache across instances', () => {
   let second: TestApp;
   let admin: Person;
   let scientist: Person;
+  const console = new ConsoleLines();
 
   before(async () => {
-    first = await startTestApp({ ACCESS_CACHE_SECONDS: '300' });
-    second = await startTestApp({ ACCESS_CACHE_SECONDS: '300' }, first);
+    first = await startTestApp({ ACCESS_CACHE_SECONDS: '300' }, undefined, { console });
+    second = await startTestApp({ ACCESS_CACHE_SECONDS: '300' }, first, { console });
     admin = await createAdmin(first);
     scientist = await createScientist(first, admin, 'S1');
     await createExperiment(first, admin, 'CACHE-A');
@@ -91,18 +93,30 @@ describe('Access cache across instances', () => {
     assert.equal((await first.api.get('/experiments/CACHE-A', { token: scientist.token })).status, 404);
   });
 
-  // Last: it leaves both instances without their caches.
-  it('When the queue of access-change notices is deleted by hand, then the instances stop answering from their caches', { timeout: 30_000 }, async () => {
+  it('When the queue of access-change notices is deleted by hand, then each instance stops answering from its cache until it has subscribed again, and changes reach every instance again', { timeout: 30_000 }, async () => {
     const enabled = async (app: TestApp) => {
       const lines = (await app.api.get('/metrics')).text.split('\n');
       return Number(lines.find((l) => l.startsWith('mymonit_access_cache_enabled'))?.split(' ').at(-1));
     };
     assert.deepEqual([await enabled(first), await enabled(second)], [1, 1]);
     const exchange = encodeURIComponent(topologyOf(first.config).accessExchange);
-    const bindings = (await (await rabbitManagement(`exchanges/%2F/${exchange}/bindings/source`)).json()) as { destination: string }[];
-    assert.equal(bindings.length, 2, 'one notice queue per instance');
+    const queues = async () =>
+      ((await (await rabbitManagement(`exchanges/%2F/${exchange}/bindings/source`)).json()) as { destination: string }[]).map((b) => b.destination);
+    const deleted = await queues();
+    assert.equal(deleted.length, 2, 'one notice queue per instance');
     // Exclusive queues: the management API refuses to delete them, rabbitmqctl does not.
-    for (const { destination } of bindings) execFileSync('rabbitmqctl', ['delete_queue', destination], { stdio: 'ignore', timeout: 30_000 });
-    await eventually(async () => (await enabled(first)) === 0 && (await enabled(second)) === 0, 5_000, 'both caches off');
+    for (const queue of deleted) execFileSync('rabbitmqctl', ['delete_queue', queue], { stdio: 'ignore', timeout: 30_000 });
+    const cancelled = () => console.lines.filter((line) => line.includes('access-change notices cancelled by the broker'));
+    await eventually(() => cancelled().length === 2, 5_000, 'both instances told their notices were cancelled (their caches off)');
+    // A second later each opens its channel again: a new queue, and the cache back on.
+    await eventually(async () => (await enabled(first)) === 1 && (await enabled(second)) === 1, 10_000, 'both caches on again');
+    const resubscribed = await queues();
+    assert.equal(resubscribed.length, 2);
+    assert.ok(resubscribed.every((queue) => !deleted.includes(queue)), 'new notice queues');
+    // Notices flow again: a change on one instance takes effect on the other at once.
+    await associate(first, admin, 'CACHE-A', scientist.userId);
+    await untilStatus(second, '/experiments/CACHE-A', scientist.token, 200);
+    assert.equal((await first.api.delete(`/experiments/CACHE-A/users/${scientist.userId}`, { token: admin.token })).status, 204);
+    await untilStatus(second, '/experiments/CACHE-A', scientist.token, 404);
   });
 });
