@@ -5,7 +5,8 @@ import { Logging } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import type { Measure } from '../model/measure';
 import type { MeasureRepository, UnknownExperiment } from '../storage/measure.repository';
-import { RabbitMessageProcessor, isCausedByData } from './rabbit-message-processor';
+import { isCausedByData } from '../storage/storage-connector';
+import { RabbitMessageProcessor } from './rabbit-message-processor';
 
 const logging = new Logging({ logLevel: 'error', logstash: { enabled: false } } as AppConfig, new Metrics(), 'process');
 const body = (value: unknown, experimentId = 'EXP') =>
@@ -22,12 +23,17 @@ class FakeMeasures {
     this.stored.push(...messages.filter((_, i) => !outcome.has(i)));
     return Promise.resolve(outcome);
   }
+  /** The first measure that, written alone, is refused (as the repository finds it, by halves). */
+  refusedMeasure(measures: Measure[]): Promise<{ index: number; error: unknown } | null> {
+    const index = measures.findIndex((m) => this.behaviour([[m]], 0) instanceof Error);
+    return Promise.resolve(index < 0 ? null : { index, error: this.behaviour([[measures[index]]], 0) });
+  }
 }
 
 const processorWith = (fake: FakeMeasures, metrics = new Metrics()) =>
   new RabbitMessageProcessor(fake as unknown as MeasureRepository, logging, metrics);
 /** An error as mysql2 reports a refusal of the server. */
-const refusal = (code: string, sqlState: string, message: string) => Object.assign(new Error(message), { code, sqlState });
+const refusal = (code: string, sqlState: string, message: string, errno?: number) => Object.assign(new Error(message), { code, sqlState, errno });
 const decodeAll = (processor: RabbitMessageProcessor, bodies: Buffer[]) => bodies.map((b) => processor.decode(b));
 
 describe('RabbitMessageProcessor', () => {
@@ -56,8 +62,24 @@ describe('RabbitMessageProcessor', () => {
     const processor = processorWith(fake);
     const outcomes = await processor.process(decodeAll(processor, [1, 2, 13, 4, 5].map((v) => body(v))));
     assert.deepEqual(outcomes.map((o) => o.stored), [true, true, false, true, true]);
-    assert.match((outcomes[2] as { reason: string }).reason, /^storage refused the message: ER_WARN_DATA_OUT_OF_RANGE/);
+    assert.equal((outcomes[2] as { reason: string }).reason, 'storage refused the message: Out of range value (ER_WARN_DATA_OUT_OF_RANGE)');
     assert.deepEqual(fake.stored.map((m) => m[0].value).sort(), [1, 2, 4, 5]);
+  });
+
+  it('When MySQL refuses one measure of an array message, then the whole message is dead-lettered and its reason names that measure', async () => {
+    const fake = new FakeMeasures((messages) =>
+      messages.some((m) => m.some((x) => x.value === 13)) ? refusal('ER_INNODB_AUTOEXTEND_SIZE_OUT_OF_RANGE', '23000', 'CONSTRAINT `no_13` failed', 4025) : new Map(),
+    );
+    const processor = processorWith(fake);
+    const array = (...values: number[]) => Buffer.from(JSON.stringify(values.map((v) => JSON.parse(body(v).toString()) as unknown)));
+    const outcomes = await processor.process(decodeAll(processor, [body(1), array(2, 3, 13, 4), array(13), body(5)]));
+    assert.deepEqual(outcomes.map((o) => (o.stored === false ? o.reason : o.stored)), [
+      true,
+      '[2]: storage refused the measure: CONSTRAINT `no_13` failed (error 4025, SQLSTATE 23000)',
+      '[0]: storage refused the measure: CONSTRAINT `no_13` failed (error 4025, SQLSTATE 23000)',
+      true,
+    ]);
+    assert.deepEqual(fake.stored.flat().map((m) => m.value).sort(), [1, 5], 'nothing of the refused messages stored');
   });
 
   it('When a message names an unknown experiment, then its reason names the measure', async () => {

@@ -6,7 +6,7 @@ import { MAX_MESSAGE_BYTES, formatPath, parseMeasureMessage } from '../model/mea
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
 import { MeasureRepository } from '../storage/measure.repository';
-import { isDatabaseUnreachable } from '../storage/storage-connector';
+import { isCausedByData, isDatabaseUnreachable } from '../storage/storage-connector';
 
 /** What became of one message. */
 export type Outcome =
@@ -30,33 +30,24 @@ interface Decoded {
   isArray: boolean;
 }
 
-/**
- * The MySQL errors that a message's own content causes: a value its column
- * cannot hold (SQLSTATE class 22), a constraint it breaks (class 23, and the
- * check constraints MySQL reports as HY000), a statement larger than the server
- * takes. Only these send a message to the dead-letter queue. Every other
- * refusal is the database's state, not the messages': connection lost or
- * refused, deadlock, server read-only after a failover, table missing, disk
- * full, privilege revoked. Those are waited out, since dead-lettering would
- * divert the whole stream.
- */
-const CAUSED_BY_DATA = new Set(['ER_CHECK_CONSTRAINT_VIOLATED', 'ER_CONSTRAINT_FAILED', 'ER_NET_PACKET_TOO_LARGE']);
-
-export function isCausedByData(error: unknown): boolean {
-  const e = error as { code?: unknown; sqlState?: unknown; fatal?: unknown; message?: unknown } | null;
-  if (typeof e?.code === 'string' && CAUSED_BY_DATA.has(e.code)) return true;
-  if (typeof e?.sqlState === 'string') return e.sqlState.startsWith('22') || e.sqlState.startsWith('23');
-  // No SQLSTATE: the driver's own errors (a connection refused, lost or closed) are the
-  // database's state; anything else was thrown while building the statement from the message.
-  if (typeof e?.code === 'string' || e?.fatal === true) return false;
-  return !/Pool is closed|Connection lost/i.test(typeof e?.message === 'string' ? e.message : '');
-}
-
 /** How a refusal is named in logs and metrics: the driver's code (a bounded set of names). */
 const refusalOf = (error: unknown) => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'unknown';
 };
+
+/**
+ * A server's refusal as said in a dead-letter: its message, error number and
+ * SQLSTATE. Not the driver's code name, which follows MySQL's numbering: for
+ * MariaDB's own errors it names another error (4025, a failed check
+ * constraint, comes out as ER_INNODB_AUTOEXTEND_SIZE_OUT_OF_RANGE).
+ */
+function serverError(error: unknown): string {
+  const e = error as { code?: unknown; errno?: unknown; sqlState?: unknown; message?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  if (typeof e?.errno === 'number' && typeof e.sqlState === 'string') return `${message} (error ${e.errno}, SQLSTATE ${e.sqlState})`;
+  return typeof e?.code === 'string' ? `${message} (${e.code})` : message;
+}
 
 const clip = (reason: string) => (reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason);
 
@@ -128,12 +119,7 @@ export class RabbitMessageProcessor {
       }
       if (valid.length === 1) {
         // MySQL refuses this very message for its content: dead-letter it rather than stall the queue.
-        const e = error as { code?: string; message?: string };
-        outcomes[valid[0].index] = {
-          stored: false,
-          kind: 'storage_refused',
-          reason: clip(`storage refused the message: ${e.code ?? ''} ${e.message ?? ''}`.trim()),
-        };
+        outcomes[valid[0].index] = await this.storageRefusal(valid[0], error);
         return;
       }
       // Find the culprit by halves; the innocent messages are stored.
@@ -152,6 +138,13 @@ export class RabbitMessageProcessor {
           }
         : { stored: true, measures: v.measures };
     });
+  }
+
+  /** Why MySQL refused a message, naming the measure at fault in an array (found by halves, nothing stored). */
+  private async storageRefusal({ measures, isArray }: Decoded, error: unknown): Promise<Outcome> {
+    const culprit = !isArray ? null : measures.length === 1 ? { index: 0, error } : await this.measures.refusedMeasure(measures).catch(() => null);
+    const what = culprit ? `${formatPath('', [culprit.index])}: storage refused the measure` : 'storage refused the message';
+    return { stored: false, kind: 'storage_refused', reason: clip(`${what}: ${serverError(culprit?.error ?? error)}`) };
   }
 
   private withRetries<T>(work: () => Promise<T>, stillWanted: () => boolean): Promise<T> {

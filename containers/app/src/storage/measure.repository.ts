@@ -12,7 +12,7 @@ import type {
 } from '../model/measure';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
-import { StorageConnector } from './storage-connector';
+import { StorageConnector, isCausedByData } from './storage-connector';
 
 /** A stored measure as read back, with the sensor's key for keyset pagination. */
 export interface StoredMeasure {
@@ -754,6 +754,67 @@ export class MeasureRepository {
       throw error;
     } finally {
       if (!lost) connection.release();
+    }
+  }
+
+  /**
+   * Which measure of a message MySQL refuses for its content, found by
+   * halves inside a transaction that is rolled back: nothing is stored, no
+   * sensor created. Null when the message, written alone, is not refused
+   * now. For the rare message that passes validation yet not the table (a
+   * check constraint a DBA added, say), so that its dead-letter names the
+   * measure at fault.
+   */
+  async refusedMeasure(measures: Measure[]): Promise<{ index: number; error: unknown } | null> {
+    const connection = await this.storage.batchPool.getConnection();
+    try {
+      await connection.query('START TRANSACTION');
+      const ids = [...new Set(measures.map((m) => m.experimentId))];
+      const [rows] = await connection.query<RowDataPacket[]>('SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?)', [ids]);
+      const refs = new Map(rows.map((r) => [r.experiment_id as string, Number(r.id)]));
+      if (measures.some((m) => !refs.has(m.experimentId))) return null; // deleted meanwhile: that is another refusal
+      const records = measures.map(({ experimentId, sensor, timestamp, value, unit, tags }) => ({
+        experimentRef: refs.get(experimentId)!,
+        sensor,
+        timestamp,
+        value,
+        unit,
+        tags,
+      }));
+      const { sensorRefs } = await this.sensorKeysFor(connection, records);
+      /** The refusal of writing records [from, to), undone either way. */
+      const refusal = async (from: number, to: number): Promise<unknown> => {
+        await connection.query('SAVEPOINT probe');
+        try {
+          const statements = this.measureStatements(records.slice(from, to), sensorRefs.slice(from, to), 1000, MAX_STATEMENT_CHARS, (text) =>
+            connection.escape(text),
+          );
+          for (const statement of statements) await connection.query(statement);
+          return null;
+        } catch (error) {
+          if (!isCausedByData(error)) throw error;
+          return error;
+        } finally {
+          await connection.query('ROLLBACK TO SAVEPOINT probe');
+        }
+      };
+      let error = await refusal(0, records.length);
+      if (!error) return null;
+      let [from, to] = [0, records.length];
+      while (to - from > 1) {
+        const middle = (from + to) >> 1;
+        const inFirst = await refusal(from, middle);
+        if (inFirst) [to, error] = [middle, inFirst];
+        else {
+          const inSecond = await refusal(middle, to);
+          if (!inSecond) return null; // refused whole, by neither half alone: no one measure to name
+          [from, error] = [middle, inSecond];
+        }
+      }
+      return { index: from, error };
+    } finally {
+      await connection.query('ROLLBACK').catch(() => undefined);
+      connection.release();
     }
   }
 

@@ -21,6 +21,28 @@ const UNREACHABLE = new Set([
   'ER_CONNECTION_KILLED',
 ]);
 
+/**
+ * The MySQL errors that a message's own content causes: a value its column
+ * cannot hold (SQLSTATE class 22), a constraint it breaks (class 23, and the
+ * check constraints MySQL reports as HY000), a statement larger than the server
+ * takes. Only these send a message to the dead-letter queue. Every other
+ * refusal is the database's state, not the messages': connection lost or
+ * refused, deadlock, server read-only after a failover, table missing, disk
+ * full, privilege revoked. Those are waited out, since dead-lettering would
+ * divert the whole stream.
+ */
+const CAUSED_BY_DATA = new Set(['ER_CHECK_CONSTRAINT_VIOLATED', 'ER_CONSTRAINT_FAILED', 'ER_NET_PACKET_TOO_LARGE']);
+
+export function isCausedByData(error: unknown): boolean {
+  const e = error as { code?: unknown; sqlState?: unknown; fatal?: unknown; message?: unknown } | null;
+  if (typeof e?.code === 'string' && CAUSED_BY_DATA.has(e.code)) return true;
+  if (typeof e?.sqlState === 'string') return e.sqlState.startsWith('22') || e.sqlState.startsWith('23');
+  // No SQLSTATE: the driver's own errors (a connection refused, lost or closed) are the
+  // database's state; anything else was thrown while building the statement from the message.
+  if (typeof e?.code === 'string' || e?.fatal === true) return false;
+  return !/Pool is closed|Connection lost/i.test(typeof e?.message === 'string' ? e.message : '');
+}
+
 /** Whether an error says MySQL is unreachable (an outage), as opposed to refusing what was asked. */
 export function isDatabaseUnreachable(error: unknown): boolean {
   const e = error as { code?: unknown; fatal?: unknown } | null;

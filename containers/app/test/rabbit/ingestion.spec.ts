@@ -205,6 +205,32 @@ describe('Ingestion over AMQP', () => {
     assert.equal(await amqp.messageCount(amqp.topology.deadLetterQueue), deadBefore, 'no message dead-lettered');
   });
 
+  it('When MySQL refuses one measure of an array for its content (a check constraint), then the message is dead-lettered naming that measure, nothing of it stored, the messages around it stored', { timeout: 30_000 }, async () => {
+    const { host, port, user, password, database } = app.config.db;
+    const db = await mysql.createConnection({ host, port, user, password, database });
+    // As a DBA might add: valid for the schema, refused by the table.
+    await db.query('ALTER TABLE measures ADD CONSTRAINT test_refused_value CHECK (value <> -404.5)');
+    try {
+      const refused = [measure('checked-array', 1), measure('checked-array', 2), measure('checked-array', 3, { value: -404.5 }), measure('checked-array', 4)];
+      await amqp.publish([measure('checked-around', 1), refused, measure('checked-around', 2)]);
+      const dead: Awaited<ReturnType<AmqpClient['drainDeadLetters']>> = [];
+      await eventually(async () => {
+        dead.push(...(await amqp.drainDeadLetters()));
+        return dead.length >= 1;
+      }, 15_000, 'the refused message dead-lettered');
+      assert.equal(dead.length, 1);
+      assert.deepEqual(JSON.parse(dead[0].content.toString()), refused);
+      assert.match(String(dead[0].properties.headers?.['x-mymonit-error']), /^\[2\]: storage refused the measure: .*test_refused_value.* \(error (4025|3819), SQLSTATE (23000|HY000)\)$/);
+      await eventually(async () => (await count('checked-around')) === 2, 10_000, 'the messages around it stored');
+      assert.equal(await count('checked-array'), 0, 'a message is atomic: none of its measures stored');
+      const [[{ sensors }]] = (await db.query("SELECT COUNT(*) AS sensors FROM sensors WHERE sensor = 'checked-array'")) as unknown as [[{ sensors: number }]];
+      assert.equal(Number(sensors), 0, 'finding the measure created no sensor');
+    } finally {
+      await db.query('ALTER TABLE measures DROP CONSTRAINT test_refused_value');
+      await db.end();
+    }
+  });
+
   it('When the dead-letter queue was deleted by hand, then a refused message waits for it to be declared again and lands there', { timeout: 60_000 }, async () => {
     const rejected = async () => {
       const line = /mymonit_ingest_messages_total\{[^}]*outcome="rejected"[^}]*\} (\d+)/.exec((await app.api.get('/metrics')).text);
