@@ -767,10 +767,13 @@ export class MeasureRepository {
    */
   async refusedMeasure(measures: Measure[]): Promise<{ index: number; error: unknown } | null> {
     const connection = await this.storage.batchPool.getConnection();
+    const timeout = this.config.ingest.writeTimeoutMs;
+    const query = (sql: string, values?: unknown[]) => connection.query<RowDataPacket[]>({ sql, values, timeout });
+    let lost = false;
     try {
-      await connection.query('START TRANSACTION');
+      await query('START TRANSACTION');
       const ids = [...new Set(measures.map((m) => m.experimentId))];
-      const [rows] = await connection.query<RowDataPacket[]>('SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?)', [ids]);
+      const [rows] = await query('SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?)', [ids]);
       const refs = new Map(rows.map((r) => [r.experiment_id as string, Number(r.id)]));
       if (measures.some((m) => !refs.has(m.experimentId))) return null; // deleted meanwhile: that is another refusal
       const records = measures.map(({ experimentId, sensor, timestamp, value, unit, tags }) => ({
@@ -781,22 +784,22 @@ export class MeasureRepository {
         unit,
         tags,
       }));
-      const { sensorRefs } = await this.sensorKeysFor(connection, records);
+      const { sensorRefs } = await this.sensorKeysFor(connection, records, timeout);
       /** The refusal of writing records [from, to), undone either way. */
       const refusal = async (from: number, to: number): Promise<unknown> => {
-        await connection.query('SAVEPOINT probe');
+        await query('SAVEPOINT probe');
         try {
           const statements = this.measureStatements(records.slice(from, to), sensorRefs.slice(from, to), 1000, MAX_STATEMENT_CHARS, (text) =>
             connection.escape(text),
           );
-          for (const statement of statements) await connection.query(statement);
-          return null;
+          for (const statement of statements) await query(statement);
         } catch (error) {
           if (!isCausedByData(error)) throw error;
+          await query('ROLLBACK TO SAVEPOINT probe');
           return error;
-        } finally {
-          await connection.query('ROLLBACK TO SAVEPOINT probe');
         }
+        await query('ROLLBACK TO SAVEPOINT probe');
+        return null;
       };
       let error = await refusal(0, records.length);
       if (!error) return null;
@@ -812,9 +815,16 @@ export class MeasureRepository {
         }
       }
       return { index: from, error };
+    } catch (error) {
+      // Timed out, the connection is still busy (see storeMessages): dropped, which also ends the transaction.
+      lost = (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
+      throw error;
     } finally {
-      await connection.query('ROLLBACK').catch(() => undefined);
-      connection.release();
+      if (lost) connection.destroy();
+      else {
+        await connection.query('ROLLBACK').catch(() => undefined);
+        connection.release();
+      }
     }
   }
 
