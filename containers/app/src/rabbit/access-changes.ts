@@ -1,4 +1,5 @@
 import { inject, injectable } from 'tsyringe';
+import type { Channel } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
@@ -21,6 +22,8 @@ export class AccessChanges {
   private readonly log: Log;
   private readonly exchange: string;
   private wrapper: ConsumingChannel | null = null;
+  /** The channel of the current subscription. */
+  private channel: Channel | null = null;
 
   constructor(
     @inject(CONFIG) config: AppConfig,
@@ -35,7 +38,9 @@ export class AccessChanges {
 
   start(): void {
     this.wrapper = this.connector.channel('access', async (channel) => {
-      channel.once('close', () => this.serving(false));
+      this.channel = channel;
+      // Not when a replaced channel closes after its successor subscribed.
+      channel.once('close', () => this.channel === channel && this.serving(false));
       await channel.assertExchange(this.exchange, 'fanout', { durable: true });
       const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
       await channel.bindQueue(queue, this.exchange, '');

@@ -166,15 +166,27 @@ export class RabbitConnector {
     let closed = false;
     let due: NodeJS.Timeout | undefined;
     const open = () => {
-      const opened = this.connections!.consume.createChannel({
+      // Only the wrapper in use acts: a replaced one may still get a channel (its connection's
+      // createChannel was under way when it was closed), or report a setup that failed.
+      const current = () => !closed && wrapper === opened;
+      const opened: ChannelWrapper = this.connections!.consume.createChannel({
         name,
         confirm: false,
         setup: async (channel: ConfirmChannel) => {
-          this.onChannelError(channel, 'consume', name, () => reopenLater(CHANNEL_RETRY_MS));
+          if (!current()) {
+            await channel.close().catch(() => undefined);
+            return;
+          }
+          this.onChannelError(channel, 'consume', name, () => current() && reopenLater(CHANNEL_RETRY_MS));
           await setup(channel);
+          // Set up (on a new connection, say): a reopening still due would only close a good channel.
+          if (current()) {
+            clearTimeout(due);
+            due = undefined;
+          }
         },
       });
-      opened.on('error', (error: Error) => this.setupFailed('consume', name, error, () => reopenLater(SETUP_RETRY_MS, true)));
+      opened.on('error', (error: Error) => current() && this.setupFailed('consume', name, error, () => reopenLater(SETUP_RETRY_MS, true)));
       return opened;
     };
     let wrapper = open();

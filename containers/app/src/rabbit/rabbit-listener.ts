@@ -163,10 +163,11 @@ export class RabbitListener {
       await declareTopology(channel, this.config);
       const generation = ++this.generation;
       this.openGenerations.add(generation);
+      // Closed: by the broker (the connector opens it again), with its connection (the
+      // connection manager sets it up again), or by the app (replaced, or stopping).
       channel.once('close', () => {
         this.openGenerations.delete(generation);
         this.forget(channel);
-        this.recoverLater(generation);
       });
       const consumer: Consumer = { channel, generation, tag: null, prefetch: 0 };
       await this.consume(consumer);
@@ -258,11 +259,11 @@ export class RabbitListener {
   }
 
   /**
-   * When the consumer is lost but the connection lives on (its queue deleted,
-   * or its channel closed and not yet opened again), nothing else would bring
-   * it back: its channel is opened again. Waits first, because a lost
+   * When the broker cancels the consumer (its queue deleted) and the
+   * connection lives on, nothing else would bring it back: its channel is
+   * opened again, which declares the queue. Waits first, because a lost
    * connection also closes its channels, and the connection manager then
-   * reconnects by itself (and a closed channel is opened again after 1 s).
+   * sets them up again by itself.
    */
   private recoverLater(generation: number): void {
     setTimeout(() => {
@@ -456,7 +457,8 @@ export class RabbitListener {
         this.deadLettering.delete(done);
         this.budget.released(held(delivery));
         this.adjustFlow();
-      });
+      })
+      .catch((error: Error) => this.log.error('settling a dead-lettered message failed', { reason: error.message, stack: error.stack }));
     this.deadLettering.add(done);
   }
 

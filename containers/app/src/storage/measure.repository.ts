@@ -737,20 +737,11 @@ export class MeasureRepository {
       this.rememberSensorKeys(created);
       return refused;
     } catch (error) {
-      // A statement that timed out still occupies the connection (a ROLLBACK would queue
-      // behind it forever): drop the connection, and end its session on the server, which
-      // would otherwise go on waiting for its locks and could still commit the batch later,
-      // over a newer write of the same measure. The retry comes after.
+      // Timed out: the session is ended on the server (see abandon), lest it commit the batch
+      // later, over a newer write of the same measure. The retry comes after.
       lost = (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
       if (!lost) await connection.query('ROLLBACK').catch(() => undefined);
-      else {
-        const session = connection.threadId;
-        connection.destroy();
-        const killed = await this.storage.killSession(session, Math.min(timeout, KILL_TIMEOUT_MS));
-        const fields = { event: 'ingest.write_abandoned', session, killed };
-        if (killed) this.log.info('a batch write timed out: its session was ended on the server before the retry', fields);
-        else this.log.warn('a batch write timed out and its session could not be ended on the server; it ends when the server sees the connection gone', fields);
-      }
+      else await this.abandon(connection, timeout);
       throw error;
     } finally {
       if (!lost) connection.release();
@@ -773,7 +764,8 @@ export class MeasureRepository {
     try {
       await query('START TRANSACTION');
       const ids = [...new Set(measures.map((m) => m.experimentId))];
-      const [rows] = await query('SELECT id, experiment_id FROM experiments WHERE experiment_id IN (?)', [ids]);
+      const [rows] = await query('SELECT id, experiment_id, @@max_allowed_packet AS max_packet FROM experiments WHERE experiment_id IN (?)', [ids]);
+      const { statementChars } = sqlSizesFor(Number(rows[0]?.max_packet ?? 16 << 20));
       const refs = new Map(rows.map((r) => [r.experiment_id as string, Number(r.id)]));
       if (measures.some((m) => !refs.has(m.experimentId))) return null; // deleted meanwhile: that is another refusal
       const records = measures.map(({ experimentId, sensor, timestamp, value, unit, tags }) => ({
@@ -789,7 +781,7 @@ export class MeasureRepository {
       const refusal = async (from: number, to: number): Promise<unknown> => {
         await query('SAVEPOINT probe');
         try {
-          const statements = this.measureStatements(records.slice(from, to), sensorRefs.slice(from, to), 1000, MAX_STATEMENT_CHARS, (text) =>
+          const statements = this.measureStatements(records.slice(from, to), sensorRefs.slice(from, to), 1000, statementChars, (text) =>
             connection.escape(text),
           );
           for (const statement of statements) await query(statement);
@@ -816,16 +808,30 @@ export class MeasureRepository {
       }
       return { index: from, error };
     } catch (error) {
-      // Timed out, the connection is still busy (see storeMessages): dropped, which also ends the transaction.
       lost = (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
+      if (lost) await this.abandon(connection, timeout);
       throw error;
     } finally {
-      if (lost) connection.destroy();
-      else {
+      if (!lost) {
         await connection.query('ROLLBACK').catch(() => undefined);
         connection.release();
       }
     }
+  }
+
+  /**
+   * A statement that timed out still occupies its connection (a ROLLBACK
+   * would queue behind it forever): the connection is dropped, and its
+   * session ended on the server, which would otherwise go on waiting for its
+   * locks, holding the rows it wrote, and could still commit later.
+   */
+  private async abandon(connection: PoolConnection, timeout: number): Promise<void> {
+    const session = connection.threadId;
+    connection.destroy();
+    const killed = await this.storage.killSession(session, Math.min(timeout, KILL_TIMEOUT_MS));
+    const fields = { event: 'ingest.write_abandoned', session, killed };
+    if (killed) this.log.info('a batch write timed out: its session was ended on the server before the retry', fields);
+    else this.log.warn('a batch write timed out and its session could not be ended on the server; it ends when the server sees the connection gone', fields);
   }
 
   /**
