@@ -7,9 +7,6 @@ import { AccessCache } from '../services/access-cache';
 import { RabbitConnector, type ConsumingChannel } from './rabbit-connector';
 import { topologyOf } from './topology';
 
-/** Pause before the notices are subscribed to again after the broker cancelled the subscription. */
-const RESUBSCRIBE_MS = 1_000;
-
 /**
  * "Users, experiments or associations changed" notices between app
  * instances, on a fanout exchange: each instance listens on an exclusive queue
@@ -53,7 +50,7 @@ export class AccessChanges {
           // so the cache stays off until the channel, opened again, subscribes again.
           this.serving(false);
           this.log.warn('access-change notices cancelled by the broker; the access cache is off until they are subscribed to again');
-          this.wrapper?.reopenLater(RESUBSCRIBE_MS);
+          this.wrapper?.reopenLater();
         },
         { noAck: true },
       );

@@ -13,8 +13,6 @@ const WATCH_KEY = 'watching!';
 const WATCH_EVERY_MS = 5_000;
 const WATCH_LASTS_MS = 15_000;
 const READY_WAIT_MS = 2_000;
-/** Pause before the live events are subscribed to again after the broker cancelled the subscription. */
-const RESUBSCRIBE_MS = 1_000;
 
 /**
  * "Stored" events between app instances, for live streams. Each instance
@@ -66,7 +64,7 @@ export class LiveMeasures {
           if (message) return this.dispatch(message.fields.routingKey, message.content);
           // Cancelled by the broker (the queue deleted by hand): nothing arrives any more.
           this.log.warn('live events cancelled by the broker; subscribing again');
-          this.wrapper?.reopenLater(RESUBSCRIBE_MS);
+          this.wrapper?.reopenLater();
         },
         { noAck: true },
       );

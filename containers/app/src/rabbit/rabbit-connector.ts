@@ -11,7 +11,7 @@ import { declareTopology } from './topology';
 const PUBLISH_TIMEOUT_MS = 10_000;
 /** Pause before a channel whose setup the broker refused is set up again. */
 const SETUP_RETRY_MS = 10_000;
-/** Pause before a channel the broker closed (its connection still up) is opened again. */
+/** Pause before a channel the broker closed or whose consumer it cancelled (its connection still up) is opened again. */
 const CHANNEL_RETRY_MS = 1_000;
 /** Header that pairs a `mandatory` message the broker returned with its publish. */
 const PUBLISH_ID = 'x-mymonit-publish-id';
@@ -39,8 +39,12 @@ export class UnroutableError extends UnavailableError {}
  * when the broker closes it.
  */
 export interface ConsumingChannel {
-  /** Opens the channel again in `ms` (its setup re-runs), unless a reopening is already due: after the broker cancelled its consumer, say. */
-  reopenLater(ms: number): void;
+  /**
+   * Opens the channel again a second later (its setup re-runs), unless a
+   * reopening is already due or the channel is set up again meanwhile (on a
+   * new connection): after the broker cancelled its consumer, say.
+   */
+  reopenLater(): void;
   close(): Promise<void>;
 }
 
@@ -203,7 +207,7 @@ export class RabbitConnector {
       due.unref();
     };
     return {
-      reopenLater: (ms) => reopenLater(ms),
+      reopenLater: () => reopenLater(CHANNEL_RETRY_MS),
       close: async () => {
         closed = true;
         clearTimeout(due);

@@ -194,9 +194,12 @@ export class RabbitListener {
         if (this.budget.mustHandBack(message.content.length)) this.handBack(channel, message);
         else this.receive({ channel, message, generation, decoded: this.processor.decode(message.content) });
       } else {
-        // Cancelled by the broker (queue deleted).
+        // Cancelled by the broker (its queue deleted): opened again, the channel declares the queue.
         this.forget(channel);
-        this.recoverLater(generation);
+        if (!this.stopping) {
+          this.log.warn('consumer cancelled by the broker; opening its channel again');
+          this.wrapper?.reopenLater();
+        }
       }
     });
     consumer.tag = consumerTag;
@@ -256,22 +259,6 @@ export class RabbitListener {
   /** Whether the queue is being consumed now (for /ready): false while the consumer is being set up again, or after stop(). */
   isConsuming(): boolean {
     return this.consumer !== null && !this.stopping;
-  }
-
-  /**
-   * When the broker cancels the consumer (its queue deleted) and the
-   * connection lives on, nothing else would bring it back: its channel is
-   * opened again, which declares the queue. Waits first, because a lost
-   * connection also closes its channels, and the connection manager then
-   * sets them up again by itself.
-   */
-  private recoverLater(generation: number): void {
-    setTimeout(() => {
-      if (!this.stopping && this.generation === generation && this.connector.isConnected('consume')) {
-        this.log.warn('consumer lost while connected; opening its channel again');
-        this.wrapper?.reopenLater(0);
-      }
-    }, 2_000).unref();
   }
 
   private receive(delivery: Delivery): void {

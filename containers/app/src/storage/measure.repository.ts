@@ -40,6 +40,11 @@ export interface MeasureRecord {
   tags: Record<string, string> | null;
 }
 
+/** A measure as a row of its experiment (`refs`: experiment id → key, holding the measure's). */
+function recordOf({ experimentId, sensor, timestamp, value, unit, tags }: Measure, refs: Map<string, number>): MeasureRecord {
+  return { experimentRef: refs.get(experimentId)!, sensor, timestamp, value, unit, tags };
+}
+
 /** A sensor's key in the `sensors` table. */
 export interface SensorKey {
   experimentRef: number;
@@ -707,16 +712,8 @@ export class MeasureRepository {
   async storeMessages(messages: Measure[][]): Promise<Map<number, UnknownExperiment>> {
     const ids = new Set<string>();
     for (const measures of messages) for (const m of measures) ids.add(m.experimentId);
-    const connection = await this.storage.batchPool.getConnection();
-    const timeout = this.config.ingest.writeTimeoutMs;
-    let lost = false;
-    try {
-      const [results] = (await connection.query({
-        sql: 'START TRANSACTION; SELECT id, experiment_id, @@max_allowed_packet AS max_packet FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
-        values: [[...ids]],
-        timeout,
-      })) as unknown as [[ResultSetHeader, RowDataPacket[]]];
-      const refs = new Map(results[1].map((r) => [r.experiment_id as string, Number(r.id)]));
+    return this.inBatchTransaction(async (connection, timeout) => {
+      const { refs, sizes } = await this.begin(connection, [...ids], timeout);
       const refused = new Map<number, UnknownExperiment>();
       const records: MeasureRecord[] = [];
       messages.forEach((measures, index) => {
@@ -725,27 +722,14 @@ export class MeasureRepository {
           refused.set(index, { measureIndex: unknown, experimentId: measures[unknown].experimentId });
           return;
         }
-        for (const m of measures) {
-          const { sensor, timestamp, value, unit, tags } = m;
-          records.push({ experimentRef: refs.get(m.experimentId)!, sensor, timestamp, value, unit, tags });
-        }
+        for (const m of measures) records.push(recordOf(m, refs));
       });
-      const sizes = sqlSizesFor(Number(results[1][0]?.max_packet ?? 16 << 20));
       const { created, statements } = await this.writeStatements(connection, records, 1000, timeout, sizes.statementChars);
       for (const packet of packets([...statements, 'COMMIT'], sizes.packetChars)) await connection.query({ sql: packet, timeout });
       // Only now: keys created by a transaction that rolled back must never be cached.
       this.rememberSensorKeys(created);
       return refused;
-    } catch (error) {
-      // Timed out: the session is ended on the server (see abandon), lest it commit the batch
-      // later, over a newer write of the same measure. The retry comes after.
-      lost = (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
-      if (!lost) await connection.query('ROLLBACK').catch(() => undefined);
-      else await this.abandon(connection, timeout);
-      throw error;
-    } finally {
-      if (!lost) connection.release();
-    }
+    });
   }
 
   /**
@@ -757,33 +741,18 @@ export class MeasureRepository {
    * measure at fault.
    */
   async refusedMeasure(measures: Measure[]): Promise<{ index: number; error: unknown } | null> {
-    const connection = await this.storage.batchPool.getConnection();
-    const timeout = this.config.ingest.writeTimeoutMs;
-    const query = (sql: string, values?: unknown[]) => connection.query<RowDataPacket[]>({ sql, values, timeout });
-    let lost = false;
-    try {
-      await query('START TRANSACTION');
-      const ids = [...new Set(measures.map((m) => m.experimentId))];
-      const [rows] = await query('SELECT id, experiment_id, @@max_allowed_packet AS max_packet FROM experiments WHERE experiment_id IN (?)', [ids]);
-      const { statementChars } = sqlSizesFor(Number(rows[0]?.max_packet ?? 16 << 20));
-      const refs = new Map(rows.map((r) => [r.experiment_id as string, Number(r.id)]));
+    return this.inBatchTransaction(async (connection, timeout) => {
+      const query = (sql: string) => connection.query({ sql, timeout });
+      const { refs, sizes } = await this.begin(connection, [...new Set(measures.map((m) => m.experimentId))], timeout);
       if (measures.some((m) => !refs.has(m.experimentId))) return null; // deleted meanwhile: that is another refusal
-      const records = measures.map(({ experimentId, sensor, timestamp, value, unit, tags }) => ({
-        experimentRef: refs.get(experimentId)!,
-        sensor,
-        timestamp,
-        value,
-        unit,
-        tags,
-      }));
+      const records = measures.map((m) => recordOf(m, refs));
       const { sensorRefs } = await this.sensorKeysFor(connection, records, timeout);
       /** The refusal of writing records [from, to), undone either way. */
       const refusal = async (from: number, to: number): Promise<unknown> => {
         await query('SAVEPOINT probe');
         try {
-          const statements = this.measureStatements(records.slice(from, to), sensorRefs.slice(from, to), 1000, statementChars, (text) =>
-            connection.escape(text),
-          );
+          const escape = (text: string) => connection.escape(text);
+          const statements = this.measureStatements(records.slice(from, to), sensorRefs.slice(from, to), 1000, sizes.statementChars, escape);
           for (const statement of statements) await query(statement);
         } catch (error) {
           if (!isCausedByData(error)) throw error;
@@ -793,30 +762,64 @@ export class MeasureRepository {
         await query('ROLLBACK TO SAVEPOINT probe');
         return null;
       };
-      let error = await refusal(0, records.length);
-      if (!error) return null;
-      let [from, to] = [0, records.length];
-      while (to - from > 1) {
-        const middle = (from + to) >> 1;
-        const inFirst = await refusal(from, middle);
-        if (inFirst) [to, error] = [middle, inFirst];
-        else {
-          const inSecond = await refusal(middle, to);
-          if (!inSecond) return null; // refused whole, by neither half alone: no one measure to name
-          [from, error] = [middle, inSecond];
+      const find = async () => {
+        let error = await refusal(0, records.length);
+        if (!error) return null;
+        let [from, to] = [0, records.length];
+        while (to - from > 1) {
+          const middle = (from + to) >> 1;
+          const inFirst = await refusal(from, middle);
+          if (inFirst) [to, error] = [middle, inFirst];
+          else {
+            const inSecond = await refusal(middle, to);
+            if (!inSecond) return null; // refused whole, by neither half alone: no one measure to name
+            [from, error] = [middle, inSecond];
+          }
         }
-      }
-      return { index: from, error };
+        return { index: from, error };
+      };
+      const found = await find();
+      await query('ROLLBACK');
+      return found;
+    });
+  }
+
+  /**
+   * Runs `work` on a connection of the batch pool, in the transaction it
+   * opens (begin) and ends. On error the transaction is rolled back; when a
+   * statement timed out, the connection is abandoned instead (the retry
+   * comes after), lest its session commit later, over a newer write of the
+   * same measure.
+   */
+  private async inBatchTransaction<T>(work: (connection: PoolConnection, timeout: number) => Promise<T>): Promise<T> {
+    const connection = await this.storage.batchPool.getConnection();
+    const timeout = this.config.ingest.writeTimeoutMs;
+    let lost = false;
+    try {
+      return await work(connection, timeout);
     } catch (error) {
       lost = (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT';
       if (lost) await this.abandon(connection, timeout);
+      else await connection.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      if (!lost) {
-        await connection.query('ROLLBACK').catch(() => undefined);
-        connection.release();
-      }
+      if (!lost) connection.release();
     }
+  }
+
+  /**
+   * Opens a batch's transaction and share-locks the experiments it names, so
+   * none is deleted under it, in one round trip: their keys, and the SQL
+   * sizes the server takes (its own `max_allowed_packet`).
+   */
+  private async begin(connection: PoolConnection, experimentIds: string[], timeout: number) {
+    const [results] = (await connection.query({
+      sql: 'START TRANSACTION; SELECT id, experiment_id, @@max_allowed_packet AS max_packet FROM experiments WHERE experiment_id IN (?) LOCK IN SHARE MODE',
+      values: [experimentIds],
+      timeout,
+    })) as unknown as [[ResultSetHeader, RowDataPacket[]]];
+    const refs = new Map(results[1].map((r) => [r.experiment_id as string, Number(r.id)]));
+    return { refs, sizes: sqlSizesFor(Number(results[1][0]?.max_packet ?? 16 << 20)) };
   }
 
   /**
