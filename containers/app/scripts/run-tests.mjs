@@ -65,7 +65,18 @@ const env = {
 function nodeTest(files) {
   const child = spawn(
     process.execPath,
-    ['--require', 'reflect-metadata', '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 1}`, ...files],
+    [
+      '--require',
+      'reflect-metadata',
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=spec',
+      `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 1}`,
+      // TEST_NAME_PATTERN: only the tests whose name matches (a regular expression).
+      ...(process.env.TEST_NAME_PATTERN ? [`--test-name-pattern=${process.env.TEST_NAME_PATTERN}`] : []),
+      ...files,
+    ],
     { cwd: appDir, stdio: 'inherit', env },
   );
   return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));

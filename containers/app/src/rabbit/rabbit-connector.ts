@@ -1,18 +1,27 @@
 import { inject, injectable } from 'tsyringe';
-import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import amqp, { type AmqpConnectionManager, type ChannelWrapper, type Options as ManagedOptions } from 'amqp-connection-manager';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { CONFIG, rabbitEndpoint, type AppConfig } from '../config';
 import { UnavailableError } from '../errors';
 import { Logging, type Log } from '../logging/logging';
 import { Metrics } from '../metrics/metrics';
+import { settledWithin } from '../settled-within';
 import { declareTopology } from './topology';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
+/**
+ * The confirm wait of publishUntilConfirmed: the longest a timer takes (24.8
+ * days), that is, for as long as a resource alarm lasts.
+ */
+const UNTIL_CONFIRMED_MS = 2 ** 31 - 1;
 /** Pause before a channel whose setup the broker refused is set up again. */
 const SETUP_RETRY_MS = 10_000;
 /** Pause before a channel the broker closed or whose consumer it cancelled (its connection still up) is opened again. */
 const CHANNEL_RETRY_MS = 1_000;
+/** How long closing waits for a blocked connection to be seen closed once its socket is. */
+const DROP_WAIT_MS = 1_000;
 /** Header that pairs a `mandatory` message the broker returned with its publish. */
 const PUBLISH_ID = 'x-mymonit-publish-id';
 
@@ -130,9 +139,9 @@ export class RabbitConnector {
       connection.reconnectTimeInSeconds = reconnectWait(0);
       this.log.info('connected to RabbitMQ', { endpoint, connection: role });
     });
-    connection.on('disconnect', ({ err }) =>
-      this.log.warn('disconnected from RabbitMQ; reconnecting', { endpoint, connection: role, reason: err?.message }),
-    );
+    connection.on('disconnect', ({ err }) => {
+      if (!this.closing) this.log.warn('disconnected from RabbitMQ; reconnecting', { endpoint, connection: role, reason: err?.message });
+    });
     connection.on('connectFailed', ({ err }) => {
       connection.reconnectTimeInSeconds = reconnectWait(++failures);
       this.log.warn('cannot connect to RabbitMQ; retrying', {
@@ -279,7 +288,7 @@ export class RabbitConnector {
    */
   async publish(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
     if (!this.publisher || !this.isConnected('publish')) throw new UnavailableError('the message broker is not reachable');
-    if (this.blocked.has('publish')) throw new UnavailableError('the message broker takes no messages now (a memory or disk alarm)');
+    if (this.isPublishingBlocked()) throw new UnavailableError('the message broker takes no messages now (a memory or disk alarm)');
     await this.confirmed(this.publisher, exchange, routingKey, body, options);
   }
 
@@ -289,7 +298,26 @@ export class RabbitConnector {
     await this.confirmed(this.publisher, exchange, routingKey, body, options);
   }
 
-  private async confirmed(publisher: ChannelWrapper, exchange: string, routingKey: string, body: Buffer, options: Options.Publish) {
+  /**
+   * Publishes and resolves once confirmed, however long that takes: through
+   * reconnections (the connection manager sends an unconfirmed message again
+   * on the new connection) and through a resource alarm, which holds the
+   * message unread in the socket until it lifts. Rejects only when the broker
+   * refuses the message, returns it unroutable (`mandatory`), or the
+   * connector closes. A timeout would not take back a publish the broker has
+   * yet to read: publishing again after one lands a second copy.
+   */
+  async publishUntilConfirmed(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
+    if (!this.publisher) throw new UnavailableError('the message broker connection is not started');
+    await this.confirmed(this.publisher, exchange, routingKey, body, { ...options, timeout: UNTIL_CONFIRMED_MS });
+  }
+
+  /** Whether RabbitMQ blocks the publishing connection now (a memory or disk alarm). */
+  isPublishingBlocked(): boolean {
+    return this.blocked.has('publish');
+  }
+
+  private async confirmed(publisher: ChannelWrapper, exchange: string, routingKey: string, body: Buffer, options: ManagedOptions.Publish) {
     if (!options.mandatory) {
       await publisher.publish(exchange, routingKey, body, { persistent: true, ...options });
       return;
@@ -331,11 +359,27 @@ export class RabbitConnector {
     return this.connections.publish.isConnected() && this.connections.consume.isConnected();
   }
 
+  /**
+   * RabbitMQ reads nothing from a blocked connection, the close handshakes of
+   * its channels and its own included, which would wait forever: its socket
+   * is closed instead. Once the connection is seen closed, its channels have
+   * nothing left to close.
+   */
+  private async dropBlocked(role: Role): Promise<void> {
+    const model = this.connections?.[role].connection;
+    const socket = (model as unknown as { connection?: { stream?: Socket } } | undefined)?.connection?.stream;
+    if (!model || !socket) return;
+    const gone = new Promise((resolve) => model.once('close', resolve));
+    socket.destroy(new Error('closed while RabbitMQ blocks the connection'));
+    await settledWithin(gone, DROP_WAIT_MS);
+  }
+
   /** Closes channels and connections; a broker that is already gone is not an error here. */
   async close(): Promise<void> {
     this.closing = true;
     for (const retry of this.retries.values()) clearTimeout(retry);
     this.retries.clear();
+    for (const role of ROLES) if (this.blocked.has(role)) await this.dropBlocked(role);
     await this.publisher?.close().catch(() => undefined);
     for (const connection of Object.values(this.connections ?? {})) await connection.close().catch(() => undefined);
     this.publisher = null;

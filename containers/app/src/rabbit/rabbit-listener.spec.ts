@@ -49,14 +49,20 @@ class ScriptedProcessor {
 /** A connector whose dead-letter publishes the test confirms or fails by hand, in order. */
 class ScriptedConnector {
   readonly published: { body: string; error: unknown; confirm: () => void; fail: () => void }[] = [];
+  /** RabbitMQ blocks publishing (a resource alarm). */
+  blocked = false;
 
-  publishReliably(_exchange: string, _routingKey: string, body: Buffer, options: { headers: Record<string, unknown> }): Promise<void> {
+  isPublishingBlocked(): boolean {
+    return this.blocked;
+  }
+
+  publishUntilConfirmed(_exchange: string, _routingKey: string, body: Buffer, options: { headers: Record<string, unknown> }): Promise<void> {
     return new Promise((resolve, reject) =>
       this.published.push({
         body: body.toString(),
         error: options.headers['x-mymonit-error'],
         confirm: resolve,
-        fail: () => reject(new Error('publish timed out')),
+        fail: () => reject(new Error('the broker refused the message')),
       }),
     );
   }
@@ -214,5 +220,29 @@ describe('RabbitListener: batches written two at a time', () => {
     assert.equal(stopped, true);
     assert.deepEqual(settled, ['ack 2', 'requeue 1']);
     assert.equal(heldBytes(), 0);
+  });
+
+  it('When RabbitMQ blocks publishing, then the copy is awaited, not timed out, and a stop requeues the refused message at once', async () => {
+    const processor = new ScriptedProcessor();
+    const connector = new ScriptedConnector();
+    const { batch, settled, heldBytes, listener } = listenerWith(processor, connector);
+    const written = batch(measure('A'), 'refused'); // tags 1-2
+    await settle();
+    processor.complete('A,refused');
+    await written;
+    connector.blocked = true;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(settled, ['ack 1'], 'the refused message is held while its copy waits');
+    assert.equal(heldBytes(), Buffer.byteLength('{"sensor":'));
+    const internals = listener as unknown as { wrapper: unknown };
+    internals.wrapper = { close: () => Promise.resolve() };
+    const started = Date.now();
+    assert.equal(await listener.stop(), true, 'settled: requeued');
+    assert.ok(Date.now() - started < 1_000, `stopped in ${Date.now() - started} ms`);
+    assert.deepEqual(settled, ['ack 1', 'requeue 2']);
+    assert.equal(heldBytes(), 0);
+    connector.published[0].confirm(); // the blocked copy lands once the alarm lifts
+    await settle();
+    assert.deepEqual(settled, ['ack 1', 'requeue 2'], 'no acknowledgement after the requeue');
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { inject, injectable } from 'tsyringe';
 import type { Channel, ConsumeMessage, MessageProperties, Options } from 'amqplib';
 import { CONFIG, type AppConfig } from '../config';
@@ -103,6 +104,8 @@ const MAX_BATCH_MEASURES = 10_000;
 const MAX_HELD_MEASURES = 8 * MAX_BATCH_MEASURES;
 /** How long a stop waits for in-flight batches before leaving them to the broker. */
 export const SHUTDOWN_GRACE_MS = 30_000;
+/** How often a stop that waits for dead-letter copies checks whether RabbitMQ blocks publishing. */
+const BLOCKED_CHECK_MS = 200;
 
 /**
  * Consumes the measures queue (the original's RabbitListener): gathers
@@ -140,8 +143,8 @@ export class RabbitListener {
    * by message: a multiple ack would cover them too.
    */
   private readonly awaitingDeadLetter = new Map<Channel, number>();
-  /** The dead-letter publishes under way, for stop() to wait for. */
-  private readonly deadLettering = new Set<Promise<void>>();
+  /** The dead-letter publishes under way, for stop() to wait for, or to give up under a resource alarm (`requeue`). */
+  private readonly deadLettering = new Map<Delivery, { done: Promise<void>; requeue: () => void }>();
 
   constructor(
     @inject(CONFIG) private readonly config: AppConfig,
@@ -401,7 +404,11 @@ export class RabbitListener {
 
   /**
    * Publishes a refused message to the dead-letter exchange with the reason,
-   * then acks it; requeues it if the broker does not confirm the copy.
+   * then acks it; requeues it if the broker refuses the copy. Under a
+   * resource alarm the copy waits, unread by the broker, until the alarm
+   * lifts, and the message stays held meanwhile: requeued and refused again
+   * at each timeout, it would land one more copy in the dead-letter queue
+   * every time.
    */
   private deadLetter(delivery: Delivery, refusal: Refusal): void {
     const { channel, message } = delivery;
@@ -413,7 +420,7 @@ export class RabbitListener {
       reason: refusal.reason,
       bytes: message.content.length,
     });
-    const published = this.connector.publishReliably(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
+    const published = this.connector.publishUntilConfirmed(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
       ...deadLetterProperties(message.properties),
       headers: {
         ...message.properties.headers,
@@ -425,28 +432,33 @@ export class RabbitListener {
       // A dead-letter queue deleted by hand: the message is not acked but redelivered (and the queue declared again).
       mandatory: true,
     });
-    const done = published
-      .then(
-        () => {
-          this.settleAlone(delivery, true);
-          this.metrics.ingestMessages.inc({ outcome: 'rejected' });
-        },
-        (error: Error) => {
-          this.log.error('cannot dead-letter a rejected message; it will be redelivered', { reason: error.message });
-          this.settleAlone(delivery, false);
-          this.metrics.ingestMessages.inc({ outcome: 'requeued' });
-        },
-      )
-      .finally(() => {
+    let settled = false;
+    /** Acks it (its copy confirmed) or requeues it, once: a requeue at stop() comes before the confirm. */
+    const settle = (deadLettered: boolean) => {
+      if (settled) return;
+      settled = true;
+      try {
+        this.settleAlone(delivery, deadLettered);
+        this.metrics.ingestMessages.inc({ outcome: deadLettered ? 'rejected' : 'requeued' });
+      } finally {
         const left = this.awaitingDeadLetter.get(channel)! - 1;
         if (left > 0) this.awaitingDeadLetter.set(channel, left);
         else this.awaitingDeadLetter.delete(channel);
-        this.deadLettering.delete(done);
+        this.deadLettering.delete(delivery);
         this.budget.released(held(delivery));
         this.adjustFlow();
-      })
+      }
+    };
+    const done = published
+      .then(
+        () => settle(true),
+        (error: Error) => {
+          if (!settled) this.log.error('cannot dead-letter a rejected message; it will be redelivered', { reason: error.message });
+          settle(false);
+        },
+      )
       .catch((error: Error) => this.log.error('settling a dead-lettered message failed', { reason: error.message, stack: error.stack }));
-    this.deadLettering.add(done);
+    this.deadLettering.set(delivery, { done, requeue: () => settle(false) });
   }
 
   /** Acks a dead-lettered message, or requeues one whose copy was not confirmed. */
@@ -519,9 +531,25 @@ export class RabbitListener {
     });
   }
 
-  /** Resolves when no dead-letter publish is under way (each settles by itself: confirmed, or failed by the publish timeout). */
+  /**
+   * Resolves when no dead-letter publish is under way. While RabbitMQ blocks
+   * publishing, a copy waits as long as the alarm lasts: a stop does not wait
+   * for it, the refused message goes back to the queue now, to be refused
+   * again by whoever consumes it (its blocked copy may land too once the
+   * alarm lifts: a dead-letter, like any message, arrives at least once).
+   */
   private async deadLettersSettled(): Promise<void> {
-    while (this.deadLettering.size > 0) await Promise.all(this.deadLettering);
+    while (this.deadLettering.size > 0) {
+      if (this.connector.isPublishingBlocked()) {
+        this.log.warn('RabbitMQ blocks publishing (a resource alarm): refused messages whose dead-letter copy it has not confirmed go back to the queue', {
+          event: 'ingest.dead_letter_requeued',
+          messages: this.deadLettering.size,
+        });
+        for (const { requeue } of [...this.deadLettering.values()]) requeue();
+        return;
+      }
+      await Promise.race([Promise.all([...this.deadLettering.values()].map(({ done }) => done)), delay(BLOCKED_CHECK_MS)]);
+    }
   }
 
   /**
