@@ -11,11 +11,6 @@ import { settledWithin } from '../settled-within';
 import { declareTopology } from './topology';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
-/**
- * The confirm wait of publishUntilConfirmed: the longest a timer takes (24.8
- * days), that is, for as long as a resource alarm lasts.
- */
-const UNTIL_CONFIRMED_MS = 2 ** 31 - 1;
 /** Pause before a channel whose setup the broker refused is set up again. */
 const SETUP_RETRY_MS = 10_000;
 /** Pause before a channel the broker closed or whose consumer it cancelled (its connection still up) is opened again. */
@@ -292,24 +287,16 @@ export class RabbitConnector {
     await this.confirmed(this.publisher, exchange, routingKey, body, options);
   }
 
-  /** Publishes and resolves once confirmed, waiting through a reconnection (bounded by the publish timeout); `mandatory` as for publish. */
-  async publishReliably(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
-    if (!this.publisher) throw new UnavailableError('the message broker connection is not started');
-    await this.confirmed(this.publisher, exchange, routingKey, body, options);
-  }
-
   /**
-   * Publishes and resolves once confirmed, however long that takes: through
-   * reconnections (the connection manager sends an unconfirmed message again
-   * on the new connection) and through a resource alarm, which holds the
-   * message unread in the socket until it lifts. Rejects only when the broker
-   * refuses the message, returns it unroutable (`mandatory`), or the
-   * connector closes. A timeout would not take back a publish the broker has
-   * yet to read: publishing again after one lands a second copy.
+   * Publishes and resolves once confirmed, waiting through a reconnection
+   * for a message not yet sent, and through a resource alarm, for at most
+   * `timeoutMs` (the publish timeout unless said); `mandatory` as for
+   * publish. A timeout does not take the message back: one the broker has
+   * yet to read (a blocked connection) may still land.
    */
-  async publishUntilConfirmed(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}): Promise<void> {
+  async publishReliably(exchange: string, routingKey: string, body: Buffer, options: Options.Publish = {}, timeoutMs = PUBLISH_TIMEOUT_MS): Promise<void> {
     if (!this.publisher) throw new UnavailableError('the message broker connection is not started');
-    await this.confirmed(this.publisher, exchange, routingKey, body, { ...options, timeout: UNTIL_CONFIRMED_MS });
+    await this.confirmed(this.publisher, exchange, routingKey, body, { ...options, timeout: timeoutMs });
   }
 
   /** Whether RabbitMQ blocks the publishing connection now (a memory or disk alarm). */

@@ -56,7 +56,11 @@ class ScriptedConnector {
     return this.blocked;
   }
 
-  publishUntilConfirmed(_exchange: string, _routingKey: string, body: Buffer, options: { headers: Record<string, unknown> }): Promise<void> {
+  isConnected(): boolean {
+    return true;
+  }
+
+  publishReliably(_exchange: string, _routingKey: string, body: Buffer, options: { headers: Record<string, unknown> }): Promise<void> {
     return new Promise((resolve, reject) =>
       this.published.push({
         body: body.toString(),
@@ -106,7 +110,7 @@ function listenerWith(processor: ScriptedProcessor, connector = new ScriptedConn
   };
   /** Bytes of the deliveries held unacknowledged. */
   const heldBytes = () => internals.budget.unackedBytes;
-  return { batch, acked, settled, heldBytes, listener };
+  return { batch, acked, settled, heldBytes, listener, channel };
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -222,7 +226,7 @@ describe('RabbitListener: batches written two at a time', () => {
     assert.equal(heldBytes(), 0);
   });
 
-  it('When RabbitMQ blocks publishing, then the copy is awaited, not timed out, and a stop requeues the refused message at once', async () => {
+  it('When RabbitMQ blocks publishing, then the refused message is held for its copy, and a stop requeues it at once', async () => {
     const processor = new ScriptedProcessor();
     const connector = new ScriptedConnector();
     const { batch, settled, heldBytes, listener } = listenerWith(processor, connector);
@@ -244,5 +248,23 @@ describe('RabbitListener: batches written two at a time', () => {
     connector.published[0].confirm(); // the blocked copy lands once the alarm lifts
     await settle();
     assert.deepEqual(settled, ['ack 1', 'requeue 2'], 'no acknowledgement after the requeue');
+  });
+
+  it('When the channel closes while a refused message awaits its copy, then it is let go (the broker requeues it) and no longer held', async () => {
+    const processor = new ScriptedProcessor();
+    const connector = new ScriptedConnector();
+    const { batch, settled, heldBytes, listener, channel } = listenerWith(processor, connector);
+    const written = batch('refused', measure('A')); // tags 1-2
+    await settle();
+    processor.complete('refused,A');
+    await written;
+    assert.equal(heldBytes(), Buffer.byteLength('{"sensor":'));
+    const internals = listener as unknown as { closed(channel: unknown, generation: number): void; awaitingDeadLetter: Map<unknown, number> };
+    internals.closed(channel, 1);
+    assert.equal(heldBytes(), 0);
+    assert.equal(internals.awaitingDeadLetter.size, 0, 'acks on a new channel go out as multiple again');
+    connector.published[0].confirm();
+    await settle();
+    assert.deepEqual(settled, ['ack 2'], 'nothing acknowledged on the closed channel');
   });
 });

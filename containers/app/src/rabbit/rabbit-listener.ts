@@ -104,8 +104,15 @@ const MAX_BATCH_MEASURES = 10_000;
 const MAX_HELD_MEASURES = 8 * MAX_BATCH_MEASURES;
 /** How long a stop waits for in-flight batches before leaving them to the broker. */
 export const SHUTDOWN_GRACE_MS = 30_000;
-/** How often a stop that waits for dead-letter copies checks whether RabbitMQ blocks publishing. */
+/** How often a stop that waits for dead-letter copies checks whether RabbitMQ still takes them. */
 const BLOCKED_CHECK_MS = 200;
+/**
+ * How long a refused message is held for its dead-letter copy's confirm
+ * (which a resource alarm delays until it lifts) before it is requeued.
+ * Held past RabbitMQ's consumer_timeout (30 min by default), it would make
+ * the broker close the consumer's channel, handing back every message on it.
+ */
+export const DEAD_LETTER_CONFIRM_MS = 10 * 60_000;
 
 /**
  * Consumes the measures queue (the original's RabbitListener): gathers
@@ -168,15 +175,19 @@ export class RabbitListener {
       this.openGenerations.add(generation);
       // Closed: by the broker (the connector opens it again), with its connection (the
       // connection manager sets it up again), or by the app (replaced, or stopping).
-      channel.once('close', () => {
-        this.openGenerations.delete(generation);
-        this.forget(channel);
-      });
+      channel.once('close', () => this.closed(channel, generation));
       const consumer: Consumer = { channel, generation, tag: null, prefetch: 0 };
       await this.consume(consumer);
       this.consumer = consumer;
       this.log.info('consuming', { queue: this.topology.queue, prefetch: consumer.prefetch });
     });
+  }
+
+  /** A consuming channel closed: the broker hands its unacknowledged messages back, the refused ones awaiting their copy too. */
+  private closed(channel: Channel, generation: number): void {
+    this.openGenerations.delete(generation);
+    this.forget(channel);
+    for (const [delivery, { requeue }] of [...this.deadLettering]) if (delivery.channel === channel) requeue();
   }
 
   /** The channel's consumer is gone (channel closed, or cancelled by the broker). */
@@ -386,8 +397,8 @@ export class RabbitListener {
    * Acknowledges a written batch, reports it, and starts dead-lettering what
    * it refused. A refused message is acknowledged once the broker confirms
    * its dead-letter copy, apart from its batch: under a memory or disk alarm
-   * that confirm waits (up to the publish timeout), and the batches around it
-   * must not wait with it.
+   * that confirm waits (up to DEAD_LETTER_CONFIRM_MS), and the batches around
+   * it must not wait with it.
    */
   private settle(batch: Delivery[], { outcomes, seconds }: { outcomes: Outcome[]; seconds: number }): void {
     outcomes.forEach((outcome, i) => {
@@ -404,11 +415,11 @@ export class RabbitListener {
 
   /**
    * Publishes a refused message to the dead-letter exchange with the reason,
-   * then acks it; requeues it if the broker refuses the copy. Under a
-   * resource alarm the copy waits, unread by the broker, until the alarm
-   * lifts, and the message stays held meanwhile: requeued and refused again
-   * at each timeout, it would land one more copy in the dead-letter queue
-   * every time.
+   * then acks it; requeues it if the broker refuses the copy or does not
+   * confirm it within DEAD_LETTER_CONFIRM_MS. Under a resource alarm the copy
+   * waits, unread by the broker, until the alarm lifts, and the message stays
+   * held meanwhile: requeued and refused again at a short timeout, it would
+   * land one more copy in the dead-letter queue each time.
    */
   private deadLetter(delivery: Delivery, refusal: Refusal): void {
     const { channel, message } = delivery;
@@ -420,7 +431,7 @@ export class RabbitListener {
       reason: refusal.reason,
       bytes: message.content.length,
     });
-    const published = this.connector.publishUntilConfirmed(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
+    const published = this.connector.publishReliably(this.topology.deadLetterExchange, this.topology.routingKey, message.content, {
       ...deadLetterProperties(message.properties),
       headers: {
         ...message.properties.headers,
@@ -431,9 +442,9 @@ export class RabbitListener {
       persistent: true,
       // A dead-letter queue deleted by hand: the message is not acked but redelivered (and the queue declared again).
       mandatory: true,
-    });
+    }, DEAD_LETTER_CONFIRM_MS);
     let settled = false;
-    /** Acks it (its copy confirmed) or requeues it, once: a requeue at stop() comes before the confirm. */
+    /** Acks it (its copy confirmed) or requeues it, once: a requeue (at stop(), its channel closed) may come before the confirm. */
     const settle = (deadLettered: boolean) => {
       if (settled) return;
       settled = true;
@@ -533,22 +544,23 @@ export class RabbitListener {
 
   /**
    * Resolves when no dead-letter publish is under way. While RabbitMQ blocks
-   * publishing, a copy waits as long as the alarm lasts: a stop does not wait
-   * for it, the refused message goes back to the queue now, to be refused
-   * again by whoever consumes it (its blocked copy may land too once the
-   * alarm lifts: a dead-letter, like any message, arrives at least once).
+   * publishing (a copy waits as long as the alarm lasts) or the publishing
+   * connection is down, a stop does not wait: the refused messages go back
+   * to the queue now, to be refused again by whoever consumes them (a copy
+   * already sent may land too: a dead-letter, like any message, arrives at
+   * least once).
    */
   private async deadLettersSettled(): Promise<void> {
-    while (this.deadLettering.size > 0) {
-      if (this.connector.isPublishingBlocked()) {
-        this.log.warn('RabbitMQ blocks publishing (a resource alarm): refused messages whose dead-letter copy it has not confirmed go back to the queue', {
+    while (this.deadLettering.size > 0 && !this.abandoning) {
+      if (this.connector.isPublishingBlocked() || !this.connector.isConnected('publish')) {
+        this.log.warn('RabbitMQ takes no messages now (a resource alarm, or the connection is down): refused messages whose dead-letter copy it has not confirmed go back to the queue', {
           event: 'ingest.dead_letter_requeued',
           messages: this.deadLettering.size,
         });
         for (const { requeue } of [...this.deadLettering.values()]) requeue();
         return;
       }
-      await Promise.race([Promise.all([...this.deadLettering.values()].map(({ done }) => done)), delay(BLOCKED_CHECK_MS)]);
+      await Promise.race([Promise.all([...this.deadLettering.values()].map(({ done }) => done)), delay(BLOCKED_CHECK_MS, undefined, { ref: false })]);
     }
   }
 
