@@ -450,7 +450,8 @@ export class RabbitListener {
       settled = true;
       try {
         this.settleAlone(delivery, deadLettered);
-        this.metrics.ingestMessages.inc({ outcome: deadLettered ? 'rejected' : 'requeued' });
+        if (deadLettered) this.metrics.ingestMessages.inc({ outcome: 'rejected' });
+        else this.metrics.ingestMessages.inc({ outcome: 'requeued' });
       } finally {
         const left = this.awaitingDeadLetter.get(channel)! - 1;
         if (left > 0) this.awaitingDeadLetter.set(channel, left);
