@@ -150,7 +150,7 @@ export class RabbitListener {
    * by message: a multiple ack would cover them too.
    */
   private readonly awaitingDeadLetter = new Map<Channel, number>();
-  /** The dead-letter publishes under way, for stop() to wait for, or to give up under a resource alarm (`requeue`). */
+  /** The dead-letter publishes under way, for stop() to wait for, or to give up (`requeue`: a stop under a resource alarm, a closed channel). */
   private readonly deadLettering = new Map<Delivery, { done: Promise<void>; requeue: () => void }>();
 
   constructor(
@@ -545,11 +545,11 @@ export class RabbitListener {
 
   /**
    * Resolves when no dead-letter publish is under way. While RabbitMQ blocks
-   * publishing (a copy waits as long as the alarm lasts) or the publishing
-   * connection is down, a stop does not wait: the refused messages go back
-   * to the queue now, to be refused again by whoever consumes them (a copy
-   * already sent may land too: a dead-letter, like any message, arrives at
-   * least once).
+   * publishing (a copy waits until the alarm lifts, up to
+   * DEAD_LETTER_CONFIRM_MS) or the publishing connection is down, a stop
+   * does not wait: the refused messages go back to the queue now, to be
+   * refused again by whoever consumes them (a copy already sent may land
+   * too: a dead-letter, like any message, arrives at least once).
    */
   private async deadLettersSettled(): Promise<void> {
     while (this.deadLettering.size > 0 && !this.abandoning) {
